@@ -1,0 +1,182 @@
+import { Mutex } from 'async-mutex';
+import { BrineError, describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { EventBus } from '../bus.js';
+import type { InboundMessage, OutboundEvent } from '../events.js';
+import type { AgentLimiter } from '../concurrency/agent-limiter.js';
+import type { SessionInfo, SessionStore } from '../sessions/types.js';
+import type { WorkspaceSnapshot } from '../workspace/workspace.js';
+import type { AgentDef } from '../workspace/definitions.js';
+import type { DispatchRequest, Dispatcher } from '../tools/dispatch-tool.js';
+import { runTurn, type TurnDeps } from '../agent/turn.js';
+import { routeSource } from '../routing.js';
+import { isModelConfigured, NO_MODEL_MESSAGE } from '../llm/settings.js';
+import { parseSlashCommand, type SlashCommandRunner } from '../commands/slash.js';
+import type { CommandHost } from '../commands/host.js';
+
+/** What the worker needs from the process around it. */
+export interface AgentWorkerDeps extends TurnDeps {
+  bus: EventBus;
+  limiter: AgentLimiter;
+  /** The workspace snapshot in force now (swapped on reload). */
+  snapshot: () => WorkspaceSnapshot;
+  /** Slash commands; answered without the LLM and without waiting for the agent. */
+  commands?: { runner: SlashCommandRunner; host: CommandHost };
+}
+
+/**
+ * Routes inbound events to agents and runs their turns. Order of admission:
+ * one turn at a time per source (arrival order kept), then the agent's
+ * semaphore (first come, first served). Slash commands skip both. Replies,
+ * queue notices and errors go out on the bus as {@link OutboundEvent}s.
+ */
+export class AgentWorker implements Dispatcher {
+  readonly #deps: AgentWorkerDeps;
+  readonly #sourceLocks = new Map<string, { mutex: Mutex; users: number }>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(deps: AgentWorkerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Starts taking `inbound` events from the bus. */
+  start(): void {
+    this.#unsubscribe ??= this.#deps.bus.on('inbound', (event) => {
+      this.handle(event);
+    });
+  }
+
+  /** Stops taking new events (running turns go on; see {@link idle}). */
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  /** Resolves when no event is being handled. */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Handles one inbound event; returns when it has been answered. */
+  handle(event: InboundMessage): Promise<void> {
+    const command = this.#deps.commands && parseSlashCommand(event.content);
+    const work = command && this.#deps.commands!.runner.has(command.name)
+      ? this.#runCommand(event, command.name, command.args)
+      : this.#withSourceLock(event.source, () => this.#runChat(event));
+    return this.#track(work);
+  }
+
+  /**
+   * Finds the source's session, or creates one (routing picks the agent).
+   * An explicit `agentId` different from the session's starts a new session.
+   */
+  async sessionFor(source: string, agentId?: string): Promise<SessionInfo> {
+    const snapshot = this.#deps.snapshot();
+    if (agentId !== undefined && !snapshot.agents.has(agentId)) {
+      throw new BrineError('unknown_agent', `There is no agent "${agentId}". Agents: ${[...snapshot.agents.keys()].join(', ')}.`);
+    }
+    const current = await this.#deps.store.current(source);
+    if (current && (agentId === undefined || current.agentId === agentId)) return current;
+    const chosen = agentId ?? routeSource(source, snapshot.config.routing.bindings, snapshot.config.default_agent);
+    return this.#deps.store.create({ source, agentId: chosen });
+  }
+
+  /** Runs another agent in a child session (the `subagent_dispatch` tool). */
+  async dispatch(request: DispatchRequest): Promise<string> {
+    const snapshot = this.#deps.snapshot();
+    const agent = snapshot.agents.get(request.agentId);
+    if (!agent) throw new BrineError('unknown_agent', `There is no agent "${request.agentId}".`);
+    const caller = request.chain[request.chain.length - 1] ?? 'unknown';
+    const child = await this.#deps.store.create({ source: `agent:${caller}`, agentId: agent.id, parent: request.parentSessionId, bind: false });
+    const content = request.context ? `${request.task}\n\nContext:\n${request.context}` : request.task;
+    const run = this.#deps.limiter.run(agent.id, async () => {
+      // The caller may have given up while this waited for a permit.
+      request.signal.throwIfAborted();
+      const result = await runTurn(this.#deps, { snapshot, agent, session: child, content, dispatcher: this, signal: request.signal, chain: request.chain });
+      return result.reply;
+    });
+    return abortable(run, request.signal);
+  }
+
+  async #runCommand(event: InboundMessage, name: string, args: string): Promise<void> {
+    try {
+      const { runner, host } = this.#deps.commands!;
+      const content = await runner.run(name, args, { event, host });
+      this.#emit({ type: 'reply', replyTo: event.id, source: event.source, content, command: true });
+    } catch (err) {
+      this.#emit({ type: 'error', replyTo: event.id, source: event.source, content: describeError(err), command: true });
+    }
+  }
+
+  async #runChat(event: InboundMessage): Promise<void> {
+    const base = { replyTo: event.id, source: event.source };
+    let session: SessionInfo | undefined;
+    let agent: AgentDef | undefined;
+    try {
+      const snapshot = this.#deps.snapshot();
+      if (!isModelConfigured(snapshot.config, this.#deps.env)) throw new BrineError('llm_not_configured', NO_MODEL_MESSAGE);
+      session = await this.sessionFor(event.source, event.agentId);
+      agent = snapshot.agents.get(session.agentId);
+      if (!agent) {
+        throw new BrineError('unknown_agent', `This conversation's agent "${session.agentId}" no longer exists; use /agent <id> to pick another.`);
+      }
+      const ids = { sessionId: session.id, agentId: agent.id };
+      const turnAgent = agent;
+      const turnSession = session;
+      const result = await this.#deps.limiter.run(
+        agent.id,
+        () => {
+          this.#emit({ type: 'started', ...base, ...ids, content: '' });
+          return runTurn(this.#deps, { snapshot: this.#deps.snapshot(), agent: turnAgent, session: turnSession, content: event.content, dispatcher: this });
+        },
+        (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
+      );
+      this.#emit({ type: 'reply', ...base, sessionId: result.session.id, agentId: agent.id, content: result.reply });
+    } catch (err) {
+      this.#deps.logger.warn({ err, source: event.source, agent: agent?.id, session: session?.id }, 'turn failed');
+      this.#emit({
+        type: 'error',
+        ...base,
+        ...(session && { sessionId: session.id }),
+        ...(agent && { agentId: agent.id }),
+        content: err instanceof BrineError ? err.message : `Something went wrong: ${describeError(err)}`,
+      });
+    }
+  }
+
+  /** One turn at a time per source, in arrival order; locks are dropped when unused. */
+  async #withSourceLock<T>(source: string, fn: () => Promise<T>): Promise<T> {
+    let lock = this.#sourceLocks.get(source);
+    if (!lock) this.#sourceLocks.set(source, (lock = { mutex: new Mutex(), users: 0 }));
+    lock.users += 1;
+    try {
+      return await lock.mutex.runExclusive(fn);
+    } finally {
+      lock.users -= 1;
+      if (lock.users === 0) this.#sourceLocks.delete(source);
+    }
+  }
+
+  #emit(event: OutboundEvent): void {
+    this.#deps.bus.publish('outbound', event);
+  }
+
+  #track(work: Promise<void>): Promise<void> {
+    this.#inFlight.add(work);
+    return work.finally(() => this.#inFlight.delete(work));
+  }
+}
+
+/** Rejects as soon as `signal` aborts, without waiting for `promise`. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new BrineError('dispatch_aborted', 'The dispatch was cancelled (the calling turn ended or timed out).', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
+      (err: unknown) => (signal.removeEventListener('abort', onAbort), reject(err)),
+    );
+  });
+}
