@@ -95,9 +95,13 @@ export class BrineRuntime implements CommandHost {
     return [];
   }
 
-  /** Stops intake and waits for running work to finish. */
-  async close(): Promise<void> {
+  /**
+   * Stops intake and waits for running work to finish; with `cancel`, running
+   * and waiting turns are aborted first (their senders get an error event).
+   */
+  async close(options: { cancel?: boolean } = {}): Promise<void> {
     this.worker.stop();
+    if (options.cancel) this.worker.cancelRunning();
     await this.worker.idle();
   }
 

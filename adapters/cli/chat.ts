@@ -78,6 +78,8 @@ export async function chatCommand(options: ChatOptions): Promise<number> {
   });
   const interactive = Boolean((options.input as NodeJS.ReadStream).isTTY);
   const rl = createInterface({ input: options.input, output: interactive ? output : undefined, terminal: interactive });
+  // Ctrl-C leaves like Ctrl-D (readline would otherwise only pause the input).
+  rl.on('SIGINT', () => rl.close());
   rl.setPrompt('you> ');
   if (interactive) rl.prompt();
   try {

@@ -34,6 +34,8 @@ export class AgentWorker implements Dispatcher {
   readonly #deps: AgentWorkerDeps;
   readonly #sourceLocks = new Map<string, { mutex: Mutex; users: number }>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Aborted by {@link cancelRunning}: every running turn's model call and tools stop. */
+  readonly #shutdown = new AbortController();
   #unsubscribe: (() => void) | null = null;
 
   constructor(deps: AgentWorkerDeps) {
@@ -51,6 +53,11 @@ export class AgentWorker implements Dispatcher {
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+  }
+
+  /** Cancels every running and waiting turn (each sender gets an error event). */
+  cancelRunning(reason = 'Brine is shutting down.'): void {
+    this.#shutdown.abort(new BrineError('shutdown', reason));
   }
 
   /** Resolves when no event is being handled. */
@@ -127,8 +134,16 @@ export class AgentWorker implements Dispatcher {
       const result = await this.#deps.limiter.run(
         agent.id,
         () => {
+          this.#shutdown.signal.throwIfAborted();
           this.#emit({ type: 'started', ...base, ...ids, content: '' });
-          return runTurn(this.#deps, { snapshot: this.#deps.snapshot(), agent: turnAgent, session: turnSession, content: event.content, dispatcher: this });
+          return runTurn(this.#deps, {
+            snapshot: this.#deps.snapshot(),
+            agent: turnAgent,
+            session: turnSession,
+            content: event.content,
+            dispatcher: this,
+            signal: this.#shutdown.signal,
+          });
         },
         (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
       );
