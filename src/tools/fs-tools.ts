@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import path from 'node:path';
 import { ToolError } from '../errors.js';
 import type { Tool, ToolContext } from './types.js';
@@ -52,30 +52,6 @@ async function readTextFile(abs: string, shown: string): Promise<string> {
   // A NUL byte near the start is the usual binary-file heuristic (git, grep).
   if (buf.subarray(0, 8192).includes(0)) throw new ToolError(`${shown} looks like a binary file; only text files can be read`);
   return buf.toString('utf8');
-}
-
-/**
- * Writes `content` to `abs` atomically: a temp file in the same directory
- * (same filesystem, so rename is atomic) then rename over the target. A reader
- * never sees a half-written file and a crash never leaves one behind.
- */
-async function writeAtomic(abs: string, content: string): Promise<void> {
-  const dir = path.dirname(abs);
-  const tmp = path.join(dir, `.${path.basename(abs)}.${randomBytes(6).toString('hex')}.tmp`);
-  let mode: number | undefined;
-  try {
-    mode = (await stat(abs)).mode & 0o7777; // keep an existing file's permissions
-  } catch {
-    mode = undefined;
-  }
-  try {
-    await writeFile(tmp, content, { encoding: 'utf8', flag: 'wx' });
-    if (mode !== undefined) await chmod(tmp, mode);
-    await rename(tmp, abs);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
 }
 
 /** Lists a directory: one entry per line, sorted, directories suffixed with `/`. */
@@ -171,7 +147,7 @@ export const writeTool: Tool = {
       // ENOENT: a new file, fine.
     }
     try {
-      await writeAtomic(abs, content);
+      await writeFileAtomic(abs, content);
     } catch (err) {
       throw new ToolError(`cannot write ${shown}: ${errCode(err) ?? String(err)}`, { cause: err });
     }
@@ -231,7 +207,7 @@ export const editTool: Tool = {
       updated = text.slice(0, i) + newText + text.slice(i + oldText.length);
     }
     try {
-      await writeAtomic(abs, updated);
+      await writeFileAtomic(abs, updated);
     } catch (err) {
       throw new ToolError(`cannot write ${shown}: ${errCode(err) ?? String(err)}`, { cause: err });
     }
