@@ -11,9 +11,11 @@ import { createDispatchTool, type Dispatcher } from '../tools/dispatch-tool.js';
 export type ExtraTools = readonly Tool[];
 
 /**
- * The tools offered to one turn, by DESIGN.md 3a: file tools always; bash only
- * for allowed sources (the tool also re-checks); skill with `allow_skills`;
- * dispatch when there is another agent; web tools when configured.
+ * The tools of one turn, by DESIGN.md 3a: file tools always; bash only for
+ * allowed sources; skill with `allow_skills`; dispatch when there is another
+ * agent; web tools when configured. `offered` go to the model; `callable`
+ * also holds bash when it is not offered, so a model that calls it anyway
+ * gets bash's own refusal (naming the source and the setting), not "unknown tool".
  */
 export function toolsForTurn(options: {
   snapshot: WorkspaceSnapshot;
@@ -23,7 +25,7 @@ export function toolsForTurn(options: {
   chain: readonly string[];
   dispatcher: Dispatcher;
   extra?: ExtraTools;
-}): Tool[] {
+}): { offered: Tool[]; callable: Map<string, Tool> } {
   const { snapshot, agent } = options;
   const tools: Tool[] = [readTool, writeTool, editTool];
   if (isBashAllowed(snapshot.config, options.source)) tools.push(bashTool);
@@ -41,5 +43,7 @@ export function toolsForTurn(options: {
     );
   }
   if (webToolsEnabled(snapshot.config)) tools.push(websearchTool, webreadTool);
-  return [...tools, ...(options.extra ?? [])];
+  const offered = [...tools, ...(options.extra ?? [])];
+  const callable = new Map([bashTool, ...offered].map((t) => [t.name, t]));
+  return { offered, callable };
 }

@@ -89,9 +89,8 @@ export async function runTurn(deps: TurnDeps, request: TurnRequest): Promise<Tur
   }
 
   await deps.store.append(session.id, [userEntry]);
-  const tools = toolsForTurn({ snapshot, agent, source: session.source, sessionId: session.id, chain, dispatcher: request.dispatcher, ...(request.extraTools && { extra: request.extraTools }) });
-  const toolMap = new Map(tools.map((t) => [t.name, t]));
-  const specs = tools.map(({ name, description, parameters }) => ({ name, description, parameters }));
+  const { offered, callable: toolMap } = toolsForTurn({ snapshot, agent, source: session.source, sessionId: session.id, chain, dispatcher: request.dispatcher, ...(request.extraTools && { extra: request.extraTools }) });
+  const specs = offered.map(({ name, description, parameters }) => ({ name, description, parameters }));
   const toolContext: ToolContext = { workspace: snapshot.root, config, source: session.source, agentId: agent.id, sessionId: session.id, signal, logger: deps.logger };
   const messages: ChatMessage[] = [{ role: 'system', content: prompt(session) }, ...historyToMessages(entries), userEntry];
   const produced: HistoryEntry[] = [];

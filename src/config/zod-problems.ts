@@ -54,25 +54,32 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   }
 }
 
+/** Where a problem belongs: the file and the field path as written in it. */
+export type Blame = (path: readonly PropertyKey[]) => { file: string; path: readonly PropertyKey[] };
+
 /**
  * Turns a zod error into Brine's `file: field message (got X)` problems.
- * Unknown keys become one problem per key, so a typo points at itself.
+ * `file` is a file name, or a {@link Blame} that picks the file per field
+ * (for merged config layers). Unknown keys become one problem per key, so a
+ * typo points at itself.
  */
-export function zodProblems(file: string, error: z.ZodError, input: unknown, fieldPrefix = ''): ConfigProblem[] {
+export function zodProblems(error: z.ZodError, input: unknown, file: string | Blame): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const issue of error.issues) {
-    const base = [fieldPrefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    const where = typeof file === 'string' ? { file, path: issue.path } : file(issue.path);
+    const base = where.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
+        const keyWhere = typeof file === 'string' ? where : file([...issue.path, key]);
         problems.push({
-          file,
+          file: keyWhere.file,
           field: base ? `${base}.${key}` : key,
           message: 'is not a known field; remove it or fix the spelling (see config.example.yaml / README)',
         });
       }
       continue;
     }
-    problems.push({ file, field: base, message: describeIssue(issue, valueAt(input, issue.path)) });
+    problems.push({ file: where.file, field: base, message: describeIssue(issue, valueAt(input, issue.path)) });
   }
   return problems;
 }

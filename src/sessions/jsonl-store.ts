@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Mutex } from 'async-mutex';
@@ -29,6 +29,8 @@ export class JsonlSessionStore implements SessionStore {
   readonly #logger: Logger;
   readonly #indexLock = new Mutex();
   #index: IndexFile | null = null;
+  /** Sessions whose file end was checked for a torn line in this process. */
+  readonly #checkedTails = new Set<string>();
   readonly #now: () => Date;
 
   constructor(workspaceRoot: string, logger: Logger, now: () => Date = () => new Date()) {
@@ -71,8 +73,30 @@ export class JsonlSessionStore implements SessionStore {
   async append(id: string, entries: HistoryEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await mkdir(this.#dir, { recursive: true });
+    // A crash may have torn the last line; start on a fresh line so the new
+    // entries are not glued to the fragment (checked once per file and process).
+    const lead = this.#checkedTails.has(id) ? '' : await this.#tailSeparator(id);
+    this.#checkedTails.add(id);
     // One appendFile call per batch: O_APPEND keeps concurrent batches whole.
-    await appendFile(this.#file(id), entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8');
+    await appendFile(this.#file(id), lead + entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8');
+  }
+
+  /** `\n` if the file exists and does not end with one, else ''. */
+  async #tailSeparator(id: string): Promise<string> {
+    let handle;
+    try {
+      handle = await open(this.#file(id), 'r');
+    } catch {
+      return '';
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size === 0) return '';
+      const { buffer } = await handle.read(Buffer.alloc(1), 0, 1, size - 1);
+      return buffer[0] === 0x0a ? '' : '\n';
+    } finally {
+      await handle.close();
+    }
   }
 
   async load(id: string): Promise<HistoryEntry[]> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CronExpressionParser } from 'cron-parser';
 import { intAtLeast, llmOverrideSchema, type LlmOverride } from '../config/schema.js';
 
 /** Frontmatter of `agents/<id>/AGENT.md`. */
@@ -23,6 +24,17 @@ export const skillFrontmatterSchema = z
 /** Five whitespace-separated cron fields (minute hour day-of-month month day-of-week). */
 const FIVE_FIELDS = /^\s*\S+(\s+\S+){4}\s*$/;
 
+/** Null when `expression` is a valid 5-field cron expression, else why not (parsed by cron-parser). */
+export function cronScheduleError(expression: string): string | null {
+  if (!FIVE_FIELDS.test(expression)) return 'must be a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1-5"';
+  try {
+    CronExpressionParser.parse(expression);
+    return null;
+  } catch (err) {
+    return `is not a valid cron expression (${(err as Error).message}); e.g. "0 9 * * 1-5"`;
+  }
+}
+
 /** Frontmatter of `crons/<id>/CRON.md`. */
 export const cronFrontmatterSchema = z
   .object({
@@ -31,7 +43,10 @@ export const cronFrontmatterSchema = z
     agent: z.string({ error: 'is required: the id of the agent that runs the job' }).min(1),
     schedule: z
       .string({ error: 'is required: a 5-field cron expression such as "0 9 * * 1-5"' })
-      .regex(FIVE_FIELDS, { error: 'must be a 5-field cron expression such as "0 9 * * 1-5"' }),
+      .superRefine((value, ctx) => {
+        const error = cronScheduleError(value);
+        if (error) ctx.addIssue({ code: 'custom', message: error });
+      }),
     one_off: z.boolean().default(false),
   })
   .strict();

@@ -36,7 +36,7 @@ export function parseFrontmatter(text: string): FrontmatterResult {
   if (firstError) {
     // +1: the opening fence is line 1 of the file.
     const line = (firstError.linePos?.[0]?.line ?? 0) + 1;
-    return { ok: false, message: `frontmatter is not valid YAML (line ${line}): ${firstError.message.split('\n')[0]}` };
+    return { ok: false, message: `frontmatter is not valid YAML (line ${line}): ${yamlReason(firstError.message)}` };
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) return { ok: true, file: { data: {}, body } };
@@ -44,4 +44,9 @@ export function parseFrontmatter(text: string): FrontmatterResult {
     return { ok: false, message: 'frontmatter must be a YAML mapping of fields (key: value)' };
   }
   return { ok: true, file: { data: data as Record<string, unknown>, body } };
+}
+
+/** The yaml library's message without its own position suffix (ours counts file lines). */
+export function yamlReason(message: string): string {
+  return (message.split('\n')[0] ?? '').replace(/\s+at line \d+, column \d+:?\s*$/, '');
 }

@@ -40,7 +40,8 @@ async function loadFolder<S extends z.ZodType>(
     entries = await readdir(join(root, dir), { withFileTypes: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+    problems.push({ file: `${dir}/`, field: '', message: `cannot be read as a folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ${dir}/ must be a folder of <id>/ folders` });
+    return [];
   }
   const out: Parsed<z.output<S>>[] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -68,7 +69,7 @@ async function loadFolder<S extends z.ZodType>(
     }
     const result = schema.safeParse(parsed.file.data);
     if (!result.success) {
-      problems.push(...zodProblems(file, result.error, parsed.file.data));
+      problems.push(...zodProblems(result.error, parsed.file.data, file));
       continue;
     }
     out.push({ id: entry.name, file, data: result.data, body: parsed.file.body });

@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { loadConfig, USER_CONFIG_FILE, RUNTIME_CONFIG_FILE } from '../config/load.js';
+import { fileSetting, loadConfig, USER_CONFIG_FILE, RUNTIME_CONFIG_FILE } from '../config/load.js';
 import type { BrineConfig } from '../config/schema.js';
 import type { AgentDef, CronDef, SkillDef } from './definitions.js';
 import { loadAgents, loadCrons, loadLayer, loadSkills } from './load-definitions.js';
@@ -47,11 +47,17 @@ export async function loadWorkspace(dir: string): Promise<WorkspaceLoad> {
   if (agents.size === 0 && !problems.some((p) => p.file.startsWith('agents/'))) {
     problems.push({ file: 'agents/', field: '', message: 'holds no agent; add agents/<id>/AGENT.md (see default_workspace/agents/pickle)' });
   }
+  const agentList = [...agents.keys()].join(', ') || 'none';
+  // Checks that need no config run first, so a broken config hides nothing.
+  for (const cron of crons.values()) {
+    if (!agents.has(cron.agent)) {
+      problems.push({ file: cron.file, field: 'agent', message: `names agent "${cron.agent}", which does not exist (agents: ${agentList})` });
+    }
+  }
   if (!config) return { snapshot: null, problems };
 
-  const agentList = [...agents.keys()].join(', ') || 'none';
   if (!agents.has(config.default_agent) && agents.size > 0) {
-    problems.push({ file: USER_CONFIG_FILE, field: 'default_agent', message: `names agent "${config.default_agent}", which does not exist (agents: ${agentList})` });
+    problems.push({ file: fileSetting('default_agent', configLayers), field: 'default_agent', message: `names agent "${config.default_agent}", which does not exist (agents: ${agentList})` });
   }
   const userBindingCount = Array.isArray((configLayers.user.routing as { bindings?: unknown } | undefined)?.bindings)
     ? ((configLayers.user.routing as { bindings: unknown[] }).bindings.length)
@@ -70,11 +76,6 @@ export async function loadWorkspace(dir: string): Promise<WorkspaceLoad> {
       problems.push({ file: bindingFile(index), field: bindingField(index, 'value'), message: `is not a valid regular expression: ${(err as Error).message}` });
     }
   });
-  for (const cron of crons.values()) {
-    if (!agents.has(cron.agent)) {
-      problems.push({ file: cron.file, field: 'agent', message: `names agent "${cron.agent}", which does not exist (agents: ${agentList})` });
-    }
-  }
   return { snapshot: { root, config, agents, skills, crons, layers }, problems };
 }
 
