@@ -21,6 +21,8 @@ const REGEX_CHARS = /[\\^$.*+?()[\]{}|]/;
 export function compileBinding(binding: Binding): CompiledBinding {
   // A lone "*" is not a valid regex; accept it as the wildcard people expect.
   const wildcard = binding.value === '.*' || binding.value === '.+' || binding.value === '*';
+  // Compile the value alone first: "x)|(.*" would otherwise escape the anchors.
+  if (binding.value !== '*') new RegExp(binding.value);
   const regex = binding.value === '*' ? /^.*$/ : new RegExp(`^(?:${binding.value})$`);
   const rank = wildcard ? Rank.Wildcard : REGEX_CHARS.test(binding.value) ? Rank.Regex : Rank.Exact;
   return { agent: binding.agent, value: binding.value, rank, regex };

@@ -139,9 +139,10 @@ export class BrineRuntime implements CommandHost {
   }
 
   async addBinding(binding: Binding): Promise<void> {
-    await appendRuntimeBinding(this.#snapshot.root, binding);
-    const problems = await this.reload();
-    if (problems.length > 0) throw new ConfigError(problems);
+    await appendRuntimeBinding(this.#snapshot.root, binding, async () => {
+      const problems = await this.reload();
+      if (problems.length > 0) throw new ConfigError(problems);
+    });
   }
 
   #applyLimits(snapshot: WorkspaceSnapshot): void {

@@ -26,6 +26,7 @@ export function contextUsage(config: BrineConfig, systemPrompt: string, entries:
 
 /** Index where the recent part starts: at a user message, so tool calls stay with their results. */
 function recentStart(entries: readonly HistoryEntry[], keep: number): number {
+  if (keep <= 0) return entries.length;
   let start = Math.max(0, entries.length - keep);
   while (start > 0 && entries[start]?.role !== 'user') start -= 1;
   return start;

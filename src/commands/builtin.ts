@@ -19,6 +19,7 @@ const agentCommand: SlashCommand = {
   name: 'agent',
   usage: '/agent [id]',
   summary: 'list agents; with an id, switch this conversation to that agent',
+  changesSession: (args) => args.length > 0,
   async run(args, { event, host }) {
     const snapshot = host.snapshot();
     const current = await host.sessions.current(event.source);
@@ -104,6 +105,7 @@ const compactCommand: SlashCommand = {
   name: 'compact',
   usage: '/compact',
   summary: 'summarize older turns into a fresh session',
+  changesSession: () => true,
   async run(_args, { event, host }) {
     const session = await host.sessionFor(event.source);
     const result = await host.compact(session);
@@ -116,6 +118,7 @@ const clearCommand: SlashCommand = {
   name: 'clear',
   usage: '/clear',
   summary: 'start over in an empty session (the old one is kept on disk)',
+  changesSession: () => true,
   async run(_args, { event, host }) {
     const current = await host.sessionFor(event.source);
     const session = await host.startSession(event.source, current.agentId);

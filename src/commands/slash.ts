@@ -20,6 +20,12 @@ export interface SlashCommand {
   /** Usage line for /help, e.g. `/agent [id]`. */
   usage: string;
   summary: string;
+  /**
+   * Commands that replace the conversation's session (/clear, /compact,
+   * /agent <id>) wait for the source's running turn, so that turn's reply
+   * lands in the session it belongs to. All others answer at once.
+   */
+  changesSession?: (args: string) => boolean;
   run(args: string, call: CommandCall): Promise<string>;
 }
 
@@ -36,6 +42,11 @@ export class SlashCommandRunner {
 
   has(name: string): boolean {
     return this.#commands.has(name);
+  }
+
+  /** True when `/name args` must wait for the source's running turn. */
+  changesSession(name: string, args: string): boolean {
+    return this.#commands.get(name)?.changesSession?.(args) ?? false;
   }
 
   list(): SlashCommand[] {

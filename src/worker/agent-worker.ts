@@ -1,9 +1,9 @@
-import { Mutex } from 'async-mutex';
 import { BrineError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../bus.js';
 import type { InboundMessage, OutboundEvent } from '../events.js';
 import type { AgentLimiter } from '../concurrency/agent-limiter.js';
+import { KeyedMutex } from '../concurrency/keyed-mutex.js';
 import type { SessionInfo, SessionStore } from '../sessions/types.js';
 import type { WorkspaceSnapshot } from '../workspace/workspace.js';
 import type { AgentDef } from '../workspace/definitions.js';
@@ -32,7 +32,10 @@ export interface AgentWorkerDeps extends TurnDeps {
  */
 export class AgentWorker implements Dispatcher {
   readonly #deps: AgentWorkerDeps;
-  readonly #sourceLocks = new Map<string, { mutex: Mutex; users: number }>();
+  /** One turn at a time per source, in arrival order. */
+  readonly #turnLocks = new KeyedMutex();
+  /** Finding-or-creating a source's session is atomic (a command and a turn may race). */
+  readonly #sessionLocks = new KeyedMutex();
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Aborted by {@link cancelRunning}: every running turn's model call and tools stop. */
   readonly #shutdown = new AbortController();
@@ -68,9 +71,14 @@ export class AgentWorker implements Dispatcher {
   /** Handles one inbound event; returns when it has been answered. */
   handle(event: InboundMessage): Promise<void> {
     const command = this.#deps.commands && parseSlashCommand(event.content);
-    const work = command && this.#deps.commands!.runner.has(command.name)
-      ? this.#runCommand(event, command.name, command.args)
-      : this.#withSourceLock(event.source, () => this.#runChat(event));
+    const runner = this.#deps.commands?.runner;
+    let work: Promise<void>;
+    if (command && runner?.has(command.name)) {
+      const run = () => this.#runCommand(event, command.name, command.args);
+      work = runner.changesSession(command.name, command.args) ? this.#turnLocks.run(event.source, run) : run();
+    } else {
+      work = this.#turnLocks.run(event.source, () => this.#runChat(event));
+    }
     return this.#track(work);
   }
 
@@ -83,10 +91,12 @@ export class AgentWorker implements Dispatcher {
     if (agentId !== undefined && !snapshot.agents.has(agentId)) {
       throw new BrineError('unknown_agent', `There is no agent "${agentId}". Agents: ${[...snapshot.agents.keys()].join(', ')}.`);
     }
-    const current = await this.#deps.store.current(source);
-    if (current && (agentId === undefined || current.agentId === agentId)) return current;
-    const chosen = agentId ?? routeSource(source, snapshot.config.routing.bindings, snapshot.config.default_agent);
-    return this.#deps.store.create({ source, agentId: chosen });
+    return this.#sessionLocks.run(source, async () => {
+      const current = await this.#deps.store.current(source);
+      if (current && (agentId === undefined || current.agentId === agentId)) return current;
+      const chosen = agentId ?? routeSource(source, snapshot.config.routing.bindings, snapshot.config.default_agent);
+      return this.#deps.store.create({ source, agentId: chosen });
+    });
   }
 
   /** Runs another agent in a child session (the `subagent_dispatch` tool). */
@@ -157,19 +167,6 @@ export class AgentWorker implements Dispatcher {
         ...(agent && { agentId: agent.id }),
         content: err instanceof BrineError ? err.message : `Something went wrong: ${describeError(err)}`,
       });
-    }
-  }
-
-  /** One turn at a time per source, in arrival order; locks are dropped when unused. */
-  async #withSourceLock<T>(source: string, fn: () => Promise<T>): Promise<T> {
-    let lock = this.#sourceLocks.get(source);
-    if (!lock) this.#sourceLocks.set(source, (lock = { mutex: new Mutex(), users: 0 }));
-    lock.users += 1;
-    try {
-      return await lock.mutex.runExclusive(fn);
-    } finally {
-      lock.users -= 1;
-      if (lock.users === 0) this.#sourceLocks.delete(source);
     }
   }
 
