@@ -167,3 +167,17 @@ test('edit: unique replacement, ambiguous, missing, replace_all', async (t) => {
   assert.equal(await readFile(file, 'utf8'), 'alpha delta\ngamma delta\nchanged $& line\n');
   assert.deepEqual(await readdir(workspace), ['e.txt']);
 });
+
+test('the workspace .env (secrets) is refused for read, write and edit, also through a symlink', async (t) => {
+  const ws = await realpath(await mkdtemp(path.join(os.tmpdir(), 'brine-env-')));
+  t.after(() => rm(ws, { recursive: true, force: true }));
+  await writeFile(path.join(ws, '.env'), 'OPENAI_API_KEY=sk-secret\n');
+  await symlink(path.join(ws, '.env'), path.join(ws, 'innocent.txt'));
+  const ctx: ToolContext = { workspace: ws, config: configSchema.parse({}), source: 'platform-cli:a', agentId: 'pickle', sessionId: 's', signal: new AbortController().signal, logger: silentLogger() };
+  for (const p of ['.env', 'innocent.txt', 'sub/../.env', '.env.local']) {
+    await assert.rejects(readTool.run({ path: p }, ctx), /\.env files hold secrets/, p);
+  }
+  await assert.rejects(writeTool.run({ path: '.env', content: 'X=1' }, ctx), /\.env files hold secrets/);
+  await assert.rejects(editTool.run({ path: '.env', old_text: 'sk-secret', new_text: 'x' }, ctx), /\.env files hold secrets/);
+  assert.equal(await readFile(path.join(ws, '.env'), 'utf8'), 'OPENAI_API_KEY=sk-secret\n', 'the secrets file is untouched');
+});

@@ -8,6 +8,12 @@ const PATH_HINT = 'use a path relative to the workspace, e.g. memories/notes.md'
 /** Symlink hops followed before giving up (mirrors the kernel's ELOOP limit). */
 const MAX_LINK_HOPS = 40;
 
+/** `.env` and `.env.<name>` (but not `.env.example`) hold secrets. */
+function isSecretsFile(p: string): boolean {
+  const name = path.basename(p);
+  return name === '.env' || (name.startsWith('.env.') && name !== '.env.example');
+}
+
 /** True when `target` is `root` itself or lies below it (both absolute, normalized). */
 export function isInside(root: string, target: string): boolean {
   const rel = path.relative(root, target);
@@ -103,6 +109,11 @@ export async function resolveInWorkspace(
     throw new ToolError(
       `refused ${shown}: it goes through a symlink that points outside the workspace; only files inside the workspace can be ${opts.forWrite ? 'written' : 'read'}`,
     );
+  }
+  // A workspace .env holds the bot's secrets (dotenv loads it); the model must
+  // never read them back out to a chat, nor plant new ones.
+  if (isSecretsFile(real) || isSecretsFile(lexical)) {
+    throw new ToolError(`refused ${shown}: .env files hold secrets and are off limits to tools`);
   }
   if (opts.forWrite && real === workspace) {
     throw new ToolError(`refused ${shown}: that is the workspace root directory, not a file`);
