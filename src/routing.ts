@@ -1,4 +1,5 @@
 import type { Binding } from './config/schema.js';
+import { fullMatchRegex } from './util/full-match.js';
 
 /** How specific a binding is; lower wins. */
 const enum Rank {
@@ -21,9 +22,7 @@ const REGEX_CHARS = /[\\^$.*+?()[\]{}|]/;
 export function compileBinding(binding: Binding): CompiledBinding {
   // A lone "*" is not a valid regex; accept it as the wildcard people expect.
   const wildcard = binding.value === '.*' || binding.value === '.+' || binding.value === '*';
-  // Compile the value alone first: "x)|(.*" would otherwise escape the anchors.
-  if (binding.value !== '*') new RegExp(binding.value);
-  const regex = binding.value === '*' ? /^.*$/ : new RegExp(`^(?:${binding.value})$`);
+  const regex = binding.value === '*' ? /^.*$/ : fullMatchRegex(binding.value);
   const rank = wildcard ? Rank.Wildcard : REGEX_CHARS.test(binding.value) ? Rank.Regex : Rank.Exact;
   return { agent: binding.agent, value: binding.value, rank, regex };
 }

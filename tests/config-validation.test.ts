@@ -622,3 +622,9 @@ describe('routing: routeSource', () => {
     assert.equal(routeSource('platform-cli:(', [bad, regex], 'default'), 'regex');
   });
 });
+
+test('tools.bash.allowed_sources entries must be valid regular expressions', async () => {
+  const { problems } = await load({ 'config.user.yaml': 'tools:\n  bash:\n    allowed_sources: ["platform-cli:.*", "x)|(.*"]\n' });
+  const problem = find(problems, 'config.user.yaml', 'tools.bash.allowed_sources.1');
+  assert.match(problem.message, /not a valid regular expression/);
+});

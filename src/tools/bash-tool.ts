@@ -3,6 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { ToolError } from '../errors.js';
 import type { BrineConfig } from '../config/schema.js';
 import type { Tool, ToolContext } from './types.js';
+import { fullMatchRegex } from '../util/full-match.js';
 
 /**
  * Environment variables holding Brine's own secrets. They are removed from the
@@ -23,13 +24,13 @@ const CLOSE_GRACE_MS = 500;
 
 /**
  * True iff `source` full-matches one of `config.tools.bash.allowed_sources`
- * (each pattern is anchored as `^(?:pattern)$`). An invalid pattern matches
- * nothing: we fail closed rather than open.
+ * (see {@link fullMatchRegex}). An invalid pattern matches nothing: we fail
+ * closed rather than open (`brine check` reports it).
  */
 export function isBashAllowed(config: BrineConfig, source: string): boolean {
   return config.tools.bash.allowed_sources.some((pattern) => {
     try {
-      return new RegExp(`^(?:${pattern})$`).test(source);
+      return fullMatchRegex(pattern).test(source);
     } catch {
       return false;
     }

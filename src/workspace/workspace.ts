@@ -5,6 +5,7 @@ import type { BrineConfig } from '../config/schema.js';
 import type { AgentDef, CronDef, SkillDef } from './definitions.js';
 import { loadAgents, loadCrons, loadLayer, loadSkills } from './load-definitions.js';
 import { compileBinding } from '../routing.js';
+import { fullMatchRegex } from '../util/full-match.js';
 
 /** Everything loaded from a workspace folder at one moment; immutable once built. */
 export interface WorkspaceSnapshot {
@@ -74,6 +75,13 @@ export async function loadWorkspace(dir: string): Promise<WorkspaceLoad> {
       compileBinding(binding);
     } catch (err) {
       problems.push({ file: bindingFile(index), field: bindingField(index, 'value'), message: `is not a valid regular expression: ${(err as Error).message}` });
+    }
+  });
+  config.tools.bash.allowed_sources.forEach((pattern, index) => {
+    try {
+      fullMatchRegex(pattern);
+    } catch (err) {
+      problems.push({ file: fileSetting('tools', configLayers), field: `tools.bash.allowed_sources.${index}`, message: `is not a valid regular expression: ${(err as Error).message}` });
     }
   });
   return { snapshot: { root, config, agents, skills, crons, layers }, problems };
