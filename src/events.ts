@@ -21,6 +21,14 @@ export interface InboundMessage {
   agentId?: string;
   /** Who sent it, for logs and prompts. */
   author?: { id: string; name?: string };
+  /**
+   * Platform facts the adapter needs to answer in the right place (channel,
+   * thread, message id). Opaque to the core, copied onto every outbound event
+   * for this message, and persisted with it.
+   */
+  context?: Record<string, unknown>;
+  /** `true` for work the server re-queued on start after a restart. */
+  resumed?: boolean;
 }
 
 /** Kinds of outbound event, as in DESIGN.md section 5. */
@@ -40,6 +48,10 @@ export interface OutboundEvent {
   position?: number;
   /** True when a slash command produced this (answered without the LLM). */
   command?: boolean;
+  /** For `error`: the {@link BrineError} code, e.g. `llm_rate_limited`, `shutdown`. */
+  code?: string;
+  /** The inbound message's {@link InboundMessage.context}, for the adapter. */
+  context?: Record<string, unknown>;
 }
 
 /** Creates an inbound message with a fresh id and the current time. */

@@ -16,6 +16,7 @@ import { buildSystemPrompt } from './agent/prompt.js';
 import { compactSession, contextUsage, type ContextUsage } from './agent/context-guard.js';
 import { appendRuntimeBinding } from './config/runtime-config.js';
 import type { Binding } from './config/schema.js';
+import type { Tool } from './tools/types.js';
 
 /** Options of {@link BrineRuntime.open}; everything but the workspace has a production default. */
 export interface RuntimeOptions {
@@ -27,6 +28,8 @@ export interface RuntimeOptions {
   store?: SessionStore;
   limiter?: AgentLimiter;
   now?: () => Date;
+  /** Tools added for some sources (the server adds `post_message` to `cron:` sessions). */
+  extraTools?: (source: string) => readonly Tool[];
 }
 
 /**
@@ -65,6 +68,7 @@ export class BrineRuntime implements CommandHost {
       env: this.env,
       now: this.#now,
       commands: { runner: new SlashCommandRunner(builtinCommands()), host: this },
+      ...(options.extraTools && { extraTools: options.extraTools }),
     });
   }
 

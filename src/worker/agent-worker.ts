@@ -9,10 +9,19 @@ import type { WorkspaceSnapshot } from '../workspace/workspace.js';
 import type { AgentDef } from '../workspace/definitions.js';
 import type { DispatchRequest, Dispatcher } from '../tools/dispatch-tool.js';
 import { runTurn, type TurnDeps } from '../agent/turn.js';
+import type { Tool } from '../tools/types.js';
 import { routeSource } from '../routing.js';
 import { isModelConfigured, NO_MODEL_MESSAGE } from '../llm/settings.js';
 import { parseSlashCommand, type SlashCommandRunner } from '../commands/slash.js';
 import type { CommandHost } from '../commands/host.js';
+
+/** A turn in progress, as shown by status. */
+export interface RunningTurn {
+  source: string;
+  sessionId: string;
+  agentId: string;
+  startedAt: number;
+}
 
 /** What the worker needs from the process around it. */
 export interface AgentWorkerDeps extends TurnDeps {
@@ -20,6 +29,8 @@ export interface AgentWorkerDeps extends TurnDeps {
   limiter: AgentLimiter;
   /** The workspace snapshot in force now (swapped on reload). */
   snapshot: () => WorkspaceSnapshot;
+  /** Tools added for some sources (e.g. `post_message` in `cron:` sessions). */
+  extraTools?: (source: string) => readonly Tool[];
   /** Slash commands; answered without the LLM and without waiting for the agent. */
   commands?: { runner: SlashCommandRunner; host: CommandHost };
 }
@@ -37,6 +48,8 @@ export class AgentWorker implements Dispatcher {
   /** Finding-or-creating a source's session is atomic (a command and a turn may race). */
   readonly #sessionLocks = new KeyedMutex();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Turns running now, by inbound id (for status). */
+  readonly #running = new Map<string, RunningTurn>();
   /** Aborted by {@link cancelRunning}: every running turn's model call and tools stop. */
   readonly #shutdown = new AbortController();
   #unsubscribe: (() => void) | null = null;
@@ -56,6 +69,11 @@ export class AgentWorker implements Dispatcher {
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+  }
+
+  /** The turns running now. */
+  running(): RunningTurn[] {
+    return [...this.#running.values()];
   }
 
   /** Cancels every running and waiting turn (each sender gets an error event). */
@@ -120,14 +138,22 @@ export class AgentWorker implements Dispatcher {
     try {
       const { runner, host } = this.#deps.commands!;
       const content = await runner.run(name, args, { event, host });
-      this.#emit({ type: 'reply', replyTo: event.id, source: event.source, content, command: true });
+      this.#emit({ type: 'reply', replyTo: event.id, source: event.source, content, command: true, ...(event.context && { context: event.context }) });
     } catch (err) {
-      this.#emit({ type: 'error', replyTo: event.id, source: event.source, content: describeError(err), command: true });
+      this.#emit({
+        type: 'error',
+        replyTo: event.id,
+        source: event.source,
+        content: describeError(err),
+        command: true,
+        code: err instanceof BrineError ? err.code : 'internal',
+        ...(event.context && { context: event.context }),
+      });
     }
   }
 
   async #runChat(event: InboundMessage): Promise<void> {
-    const base = { replyTo: event.id, source: event.source };
+    const base = { replyTo: event.id, source: event.source, ...(event.context && { context: event.context }) };
     let session: SessionInfo | undefined;
     let agent: AgentDef | undefined;
     try {
@@ -143,17 +169,24 @@ export class AgentWorker implements Dispatcher {
       const turnSession = session;
       const result = await this.#deps.limiter.run(
         agent.id,
-        () => {
+        async () => {
           this.#shutdown.signal.throwIfAborted();
           this.#emit({ type: 'started', ...base, ...ids, content: '' });
-          return runTurn(this.#deps, {
-            snapshot: this.#deps.snapshot(),
-            agent: turnAgent,
-            session: turnSession,
-            content: event.content,
-            dispatcher: this,
-            signal: this.#shutdown.signal,
-          });
+          this.#running.set(event.id, { source: event.source, ...ids, startedAt: Date.now() });
+          try {
+            const extraTools = this.#deps.extraTools?.(event.source);
+            return await runTurn(this.#deps, {
+              snapshot: this.#deps.snapshot(),
+              agent: turnAgent,
+              session: turnSession,
+              content: event.content,
+              dispatcher: this,
+              signal: this.#shutdown.signal,
+              ...(extraTools && { extraTools }),
+            });
+          } finally {
+            this.#running.delete(event.id);
+          }
         },
         (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
       );
@@ -166,6 +199,7 @@ export class AgentWorker implements Dispatcher {
         ...(session && { sessionId: session.id }),
         ...(agent && { agentId: agent.id }),
         content: err instanceof BrineError ? err.message : `Something went wrong: ${describeError(err)}`,
+        code: this.#shutdown.signal.aborted ? 'shutdown' : err instanceof BrineError ? err.code : 'internal',
       });
     }
   }

@@ -1,0 +1,90 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EventBus } from './bus.js';
+import type { DeliveryObserver } from './channels/delivery-worker.js';
+import type { LimitStats } from './concurrency/agent-limiter.js';
+
+/**
+ * Prometheus metrics (prom-client), fed from the bus so no worker code knows
+ * about them: turns started/finished/failed per agent, how long turns waited
+ * before starting, running and queued per agent (read at scrape time), and
+ * deliveries with their failures per channel.
+ */
+export class BrineMetrics implements DeliveryObserver {
+  readonly registry = new Registry();
+  readonly #arrivals = new Map<string, number>();
+  readonly #turnsStarted: Counter<'agent'>;
+  readonly #turnsFinished: Counter<'agent'>;
+  readonly #turnsFailed: Counter<'agent'>;
+  readonly #queueWait: Histogram<'agent'>;
+  readonly #deliveries: Counter<'channel'>;
+  readonly #deliveryFailures: Counter<'channel' | 'permanent'>;
+
+  constructor(bus: EventBus, agentStatus: () => Record<string, LimitStats>, now: () => number = Date.now) {
+    const registers = [this.registry];
+    this.#turnsStarted = new Counter({ name: 'brine_turns_started_total', help: 'Agent turns started', labelNames: ['agent'], registers });
+    this.#turnsFinished = new Counter({ name: 'brine_turns_finished_total', help: 'Agent turns answered', labelNames: ['agent'], registers });
+    this.#turnsFailed = new Counter({ name: 'brine_turns_failed_total', help: 'Agent turns that ended in an error', labelNames: ['agent'], registers });
+    this.#queueWait = new Histogram({
+      name: 'brine_queue_wait_seconds',
+      help: 'Time from a message arriving to its turn starting',
+      labelNames: ['agent'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
+      registers,
+    });
+    const gauge = (name: string, help: string, pick: (s: LimitStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['agent'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [agent, stats] of Object.entries(agentStatus())) this.set({ agent }, pick(stats));
+        },
+      });
+    gauge('brine_agent_running', 'Turns running now, per agent', (s) => s.running);
+    gauge('brine_agent_queued', 'Turns waiting for a permit, per agent', (s) => s.queued);
+    gauge('brine_agent_limit', 'max_concurrency per agent', (s) => s.limit);
+    this.#deliveries = new Counter({ name: 'brine_deliveries_total', help: 'Replies delivered', labelNames: ['channel'], registers });
+    this.#deliveryFailures = new Counter({ name: 'brine_delivery_failures_total', help: 'Failed delivery attempts', labelNames: ['channel', 'permanent'], registers });
+
+    bus.on('inbound', (event) => {
+      this.#arrivals.set(event.id, now());
+    });
+    bus.on('outbound', (event) => {
+      if (event.command || !event.agentId) {
+        if (event.type === 'reply' || event.type === 'error') this.#arrivals.delete(event.replyTo);
+        return;
+      }
+      const agent = event.agentId;
+      if (event.type === 'started') {
+        this.#turnsStarted.inc({ agent });
+        const arrived = this.#arrivals.get(event.replyTo);
+        if (arrived !== undefined) this.#queueWait.observe({ agent }, (now() - arrived) / 1000);
+      } else if (event.type === 'reply') {
+        this.#turnsFinished.inc({ agent });
+        this.#arrivals.delete(event.replyTo);
+      } else if (event.type === 'error') {
+        this.#turnsFailed.inc({ agent });
+        this.#arrivals.delete(event.replyTo);
+      }
+    });
+  }
+
+  delivered(channel: string): void {
+    this.#deliveries.inc({ channel });
+  }
+
+  failed(channel: string, permanent: boolean): void {
+    this.#deliveryFailures.inc({ channel, permanent: String(permanent) });
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
