@@ -4,39 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeLlm, messageText } from './fakes/fake-llm.js';
-import type { FakeChatMessage, FakeLlm, FakeRequest } from './fakes/fake-llm.js';
-import { agentMd, ask, makeWorkspace, openRuntime } from './helpers/workspace.js';
-import type { BrineRuntime } from '../src/runtime.js';
-
-/** Key of a request: the agent named in the system prompt's runtime facts. */
-function agentOf(req: FakeRequest): string {
-  return /- You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
-}
-
-interface Env {
-  dir: string;
-  fake: FakeLlm;
-  runtime: BrineRuntime;
-}
-
-/** Fresh workspace (default agents + `files`), fake LLM and runtime; all torn down after the test. */
-async function setup(t: TestContext, files: Record<string, string> = {}): Promise<Env> {
-  const ws = await makeWorkspace(files);
-  const fake = await startFakeLlm({ classify: agentOf });
-  let runtime: BrineRuntime | undefined;
-  t.after(async () => {
-    // Fake first: a request still hanging on it then fails fast, so close() cannot wait forever.
-    await fake.close();
-    await runtime?.close();
-    await ws.cleanup();
-  });
-  runtime = await openRuntime(ws.dir, fake.baseURL);
-  return { dir: ws.dir, fake, runtime };
-}
+import { messageText } from './fakes/fake-llm.js';
+import type { FakeChatMessage } from './fakes/fake-llm.js';
+import { agentMd, ask } from './helpers/workspace.js';
+import { setupRuntime } from './helpers/harness.js';
 
 function toolNames(req: { body: { tools?: { function: { name: string } }[] } }): string[] {
   return (req.body.tools ?? []).map((tool) => tool.function.name);
@@ -57,7 +30,7 @@ function lastTwo(messages: FakeChatMessage[]): [FakeChatMessage, FakeChatMessage
 }
 
 test('tool-call round trip: write runs, the result goes back with its tool_call_id, config llm settings are sent', async (t) => {
-  const { dir, fake, runtime } = await setup(t, {
+  const { dir, fake, runtime } = await setupRuntime(t, {
     'config.user.yaml': 'llm: {model: test-model, temperature: 0.2, max_tokens: 99}\n',
   });
   fake.setHandler((req) =>
@@ -98,7 +71,7 @@ test('tool-call round trip: write runs, the result goes back with its tool_call_
 });
 
 test('malformed tool arguments become an error result; the model recovers and the user gets its answer', async (t) => {
-  const { dir, fake, runtime } = await setup(t);
+  const { dir, fake, runtime } = await setupRuntime(t);
   fake.setHandler((req) =>
     req.toolResults.length === 0
       ? { toolCalls: [{ id: 'call_bad_json', name: 'write', arguments: '{not json' }] }
@@ -119,7 +92,7 @@ test('malformed tool arguments become an error result; the model recovers and th
 });
 
 test('an unknown tool name becomes an error result listing the real tools; the turn completes', async (t) => {
-  const { fake, runtime } = await setup(t);
+  const { fake, runtime } = await setupRuntime(t);
   let seen = '';
   fake.setHandler((req) => {
     if (req.toolResults.length === 0) return { toolCalls: [{ id: 'call_unknown', name: 'frobnicate', arguments: { x: 1 } }] };
@@ -136,7 +109,7 @@ test('an unknown tool name becomes an error result listing the real tools; the t
 });
 
 test('a failing tool (path outside the workspace) returns an error naming the path; the turn completes', async (t) => {
-  const { fake, runtime } = await setup(t);
+  const { fake, runtime } = await setupRuntime(t);
   fake.setHandler((req) =>
     req.toolResults.length === 0
       ? {
@@ -166,7 +139,7 @@ test('a failing tool (path outside the workspace) returns an error naming the pa
 });
 
 test('bash from a Discord source is not offered; a forced call is refused for that source and does not run', async (t) => {
-  const { dir, fake, runtime } = await setup(t);
+  const { dir, fake, runtime } = await setupRuntime(t);
   fake.setHandler((req) =>
     req.toolResults.length === 0
       ? { toolCalls: [{ id: 'call_bash', name: 'bash', arguments: { command: 'touch pwned.txt' } }] }
@@ -191,7 +164,7 @@ test('bash from a Discord source is not offered; a forced call is refused for th
 });
 
 test('bash from the terminal source is offered and runs in the workspace', async (t) => {
-  const { dir, fake, runtime } = await setup(t);
+  const { dir, fake, runtime } = await setupRuntime(t);
   fake.setHandler((req) =>
     req.toolResults.length === 0
       ? { toolCalls: [{ id: 'call_bash', name: 'bash', arguments: { command: 'echo made > made.txt; echo result-$((6*7))' } }] }
@@ -207,7 +180,7 @@ test('bash from the terminal source is offered and runs in the workspace', async
 });
 
 test('tool round cap: max_tool_rounds 2 means exactly 3 LLM calls, the last without tools', async (t) => {
-  const { fake, runtime } = await setup(t, { 'config.user.yaml': 'turn: {max_tool_rounds: 2}\n' });
+  const { fake, runtime } = await setupRuntime(t, { 'config.user.yaml': 'turn: {max_tool_rounds: 2}\n' });
   // A model that never stops asking for tools, even when none are offered
   // (past a few calls it gives up, so a missing cap fails here instead of looping).
   fake.setHandler((req) =>
@@ -233,7 +206,7 @@ test('tool round cap: max_tool_rounds 2 means exactly 3 LLM calls, the last with
 });
 
 test('turn timeout: a hanging model gives the user an error naming turn.timeout_s, quickly', async (t) => {
-  const { fake, runtime } = await setup(t, { 'config.user.yaml': 'turn: {timeout_s: 0.3}\nllm: {max_retries: 0}\n' });
+  const { fake, runtime } = await setupRuntime(t, { 'config.user.yaml': 'turn: {timeout_s: 0.3}\nllm: {max_retries: 0}\n' });
   fake.setHandler(() => ({ hang: true }));
 
   const started = Date.now();
@@ -250,7 +223,7 @@ test('turn timeout: a hanging model gives the user an error naming turn.timeout_
 });
 
 test('LLM error mapping: HTTP 429 tells the user the provider is rate-limiting', async (t) => {
-  const { fake, runtime } = await setup(t, { 'config.user.yaml': 'llm: {max_retries: 0}\n' });
+  const { fake, runtime } = await setupRuntime(t, { 'config.user.yaml': 'llm: {max_retries: 0}\n' });
   fake.setHandler(() => ({ error: { status: 429, message: 'Rate limit reached for requests', headers: { 'retry-after': '7' } } }));
 
   const { final } = await ask(runtime, 'platform-cli:alice', 'hi');
@@ -262,7 +235,7 @@ test('LLM error mapping: HTTP 429 tells the user the provider is rate-limiting',
 });
 
 test('LLM error mapping: context_length_exceeded points the user at /compact', async (t) => {
-  const { fake, runtime } = await setup(t, { 'config.user.yaml': 'llm: {max_retries: 0}\n' });
+  const { fake, runtime } = await setupRuntime(t, { 'config.user.yaml': 'llm: {max_retries: 0}\n' });
   fake.setHandler(() => ({
     error: { status: 400, message: "This model's maximum context length is 8192 tokens.", code: 'context_length_exceeded' },
   }));
@@ -274,7 +247,7 @@ test('LLM error mapping: context_length_exceeded points the user at /compact', a
 });
 
 test('LLM error mapping: llm.timeout_s shorter than the turn says the model did not answer in time', async (t) => {
-  const { fake, runtime } = await setup(t, { 'config.user.yaml': 'llm: {max_retries: 0, timeout_s: 0.2}\n' });
+  const { fake, runtime } = await setupRuntime(t, { 'config.user.yaml': 'llm: {max_retries: 0, timeout_s: 0.2}\n' });
   fake.setHandler(() => ({ hang: true }));
 
   const { final } = await ask(runtime, 'platform-cli:alice', 'hi');
@@ -286,7 +259,7 @@ test('LLM error mapping: llm.timeout_s shorter than the turn says the model did 
 });
 
 test('LLM error mapping: an unreachable server says so and names the URL', async (t) => {
-  const { fake, runtime } = await setup(t, { 'config.user.yaml': 'llm: {max_retries: 0}\n' });
+  const { fake, runtime } = await setupRuntime(t, { 'config.user.yaml': 'llm: {max_retries: 0}\n' });
   await fake.close();
 
   const { final } = await ask(runtime, 'platform-cli:alice', 'hi');
@@ -297,7 +270,7 @@ test('LLM error mapping: an unreachable server says so and names the URL', async
 });
 
 test('the system prompt holds AGENT.md, SOUL.md, AGENTS.md, BOOTSTRAP.md (templated), the agent id and the source', async (t) => {
-  const { dir, fake, runtime } = await setup(t, {
+  const { dir, fake, runtime } = await setupRuntime(t, {
     'agents/pickle/AGENT.md': agentMd('name: Pickle\nallow_skills: true\nmax_concurrency: 3', 'AGENT-BODY-7f3: you are pickle.'),
     'agents/pickle/SOUL.md': 'SOUL-TEXT-91c: warm.',
     'AGENTS.md': 'AGENTS-TEXT-2b8 for {{agent_name}}.',

@@ -9,8 +9,9 @@ import { access } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { startFakeLlm, messageText, type FakeLlm, type FakeRequest } from './fakes/fake-llm.js';
+import { startFakeLlm, messageText } from './fakes/fake-llm.js';
 import { agentMd, makeWorkspace } from './helpers/workspace.js';
+import { agentOf } from './helpers/harness.js';
 
 /** No test may hang: a broken admission path fails by timeout instead. */
 const T = { timeout: 20_000 };
@@ -19,10 +20,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const USER = userInfo().username;
 const SOURCE = `platform-cli:${USER}`;
 const WAIT_MS = 15_000;
-
-function agentOf(req: FakeRequest): string {
-  return /You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
-}
 
 /**
  * The child's environment: ours without any OPENAI_* / BRINE_* variable (a

@@ -8,11 +8,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { agentMd, makeWorkspace } from './helpers/workspace.js';
+import { agentMd, makeWorkspace, tempDir, tree } from './helpers/workspace.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = join(ROOT, 'adapters', 'cli', 'main.ts');
@@ -51,22 +50,6 @@ function brine(args: string[], extraEnv: Record<string, string> = {}): Promise<C
 
 function show(r: CliResult): string {
   return `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
-}
-
-/** Every file under `dir` (relative path -> content). */
-async function tree(dir: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) Object.assign(out, await tree(dir, rel));
-    else out[rel] = await readFile(join(dir, rel), 'utf8');
-  }
-  return out;
-}
-
-async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await realpath(await mkdtemp(join(tmpdir(), 'brine-cli-test-')));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 describe('brine CLI', { concurrency: true }, () => {
@@ -131,7 +114,7 @@ describe('brine CLI', { concurrency: true }, () => {
   });
 
   test('init DIR creates a clean workspace that passes check', async () => {
-    const parent = await tempDir();
+    const parent = await tempDir('brine-cli-test-');
     const target = join(parent.dir, 'my-ws');
     try {
       const r = await brine(['init', target]);
@@ -154,7 +137,7 @@ describe('brine CLI', { concurrency: true }, () => {
   });
 
   test('init into a non-empty folder exits 1 and leaves it untouched', async () => {
-    const target = await tempDir();
+    const target = await tempDir('brine-cli-test-');
     try {
       await writeFile(join(target.dir, 'notes.txt'), 'mine, do not touch\n');
       const before = await tree(target.dir);

@@ -5,46 +5,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeLlm, messageText } from './fakes/fake-llm.js';
-import type { FakeChatBody, FakeLlm, FakeRequest } from './fakes/fake-llm.js';
-import { agentMd, ask, makeWorkspace, openRuntime } from './helpers/workspace.js';
-import type { BrineRuntime } from '../src/runtime.js';
-import type { SessionInfo } from '../src/sessions/types.js';
+import { messageText } from './fakes/fake-llm.js';
+import type { FakeChatBody, FakeRequest } from './fakes/fake-llm.js';
+import { agentMd, ask } from './helpers/workspace.js';
+import { agentOf, chat, readIndex, setupRuntime, type RuntimeHarness } from './helpers/harness.js';
 
 const SUMMARY_TEXT = 'SUMMARY-3c9: carol likes tuna and asked about the garden.';
 
 /** 'summary' for the context guard's summary request, else the agent named in the system prompt. */
 function keyOf(req: FakeRequest): string {
   if (req.systemPrompt.startsWith('Summarize the conversation')) return 'summary';
-  return /- You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
+  return agentOf(req);
 }
 
-async function setup(t: TestContext, files: Record<string, string>): Promise<{ dir: string; fake: FakeLlm; runtime: BrineRuntime }> {
-  const ws = await makeWorkspace(files);
-  const fake = await startFakeLlm({
+/** Fresh workspace + fake (summaries keyed 'summary' and answered with SUMMARY_TEXT) + runtime; closed after the test. */
+function setup(t: TestContext, files: Record<string, string>): Promise<RuntimeHarness> {
+  return setupRuntime(t, files, {
     classify: keyOf,
     handler: (req) => (keyOf(req) === 'summary' ? { content: SUMMARY_TEXT } : { content: `reply to: ${req.lastUserMessage.slice(0, 40)}` }),
   });
-  let runtime: BrineRuntime | undefined;
-  t.after(async () => {
-    await fake.close();
-    await runtime?.close();
-    await ws.cleanup();
-  });
-  runtime = await openRuntime(ws.dir, fake.baseURL);
-  return { dir: ws.dir, fake, runtime };
-}
-
-async function chat(runtime: BrineRuntime, source: string, content: string): Promise<{ content: string; sessionId: string | undefined }> {
-  const { final } = await ask(runtime, source, content);
-  assert.equal(final.type, 'reply', final.content);
-  return { content: final.content, sessionId: final.sessionId };
-}
-
-async function readIndex(dir: string): Promise<{ sources: Record<string, string>; sessions: Record<string, SessionInfo> }> {
-  return JSON.parse(await readFile(join(dir, '.history', 'index.json'), 'utf8')) as { sources: Record<string, string>; sessions: Record<string, SessionInfo> };
 }
 
 function allText(body: FakeChatBody): string {

@@ -8,8 +8,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startFakeLlm, messageText, type FakeLlm, type FakeRequest, type FakeRecordedRequest } from './fakes/fake-llm.js';
-import { agentMd, ask, makeWorkspace, openRuntime } from './helpers/workspace.js';
+import { messageText } from './fakes/fake-llm.js';
+import { agentMd, ask } from './helpers/workspace.js';
+import { lastUser, setupRuntime, type RuntimeHarness } from './helpers/harness.js';
 import type { BrineRuntime } from '../src/runtime.js';
 import { SemaphoreAgentLimiter } from '../src/concurrency/agent-limiter.js';
 import { EventBus } from '../src/bus.js';
@@ -18,37 +19,9 @@ import { inboundMessage, type InboundMessage, type OutboundEvent } from '../src/
 /** No test may hang: a broken admission path fails by timeout instead. */
 const T = { timeout: 20_000 };
 
-/** The agent a request belongs to, from the runtime-facts line of its system prompt. */
-function agentOf(req: FakeRequest): string {
-  return /You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
-}
-
-/** Text of the last user message of a recorded request. */
-function lastUser(req: FakeRecordedRequest | undefined): string {
-  assert.ok(req, 'expected a recorded request');
-  const users = req.body.messages.filter((m) => m.role === 'user');
-  return messageText(users[users.length - 1]?.content);
-}
-
-interface Setup {
-  fake: FakeLlm;
-  runtime: BrineRuntime;
-  dir: string;
-}
-
-async function setup(t: TestContext, files: Record<string, string> = {}): Promise<Setup> {
-  const ws = await makeWorkspace(files);
-  const fake = await startFakeLlm({ classify: agentOf, handler: (req) => ({ content: `answer to ${req.lastUserMessage}` }) });
-  let runtime: BrineRuntime | undefined;
-  t.after(async () => {
-    fake.holdRequests = false;
-    fake.releaseAll();
-    await runtime?.close();
-    await fake.close();
-    await ws.cleanup();
-  });
-  runtime = await openRuntime(ws.dir, fake.baseURL);
-  return { fake, runtime, dir: ws.dir };
+/** Fresh workspace + fake (answering `answer to <message>`) + runtime; everything is closed after the test. */
+function setup(t: TestContext, files: Record<string, string> = {}): Promise<RuntimeHarness> {
+  return setupRuntime(t, files, { handler: (req) => ({ content: `answer to ${req.lastUserMessage}` }) });
 }
 
 /** Creates the sources' sessions up front (so every turn reaches the limiter in publish order). */

@@ -7,14 +7,13 @@
 // Also routing (routeSource): exact > regex > wildcard, then order; full match.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, formatProblem, type ConfigProblem } from '../src/errors.js';
 import { loadWorkspace, requireWorkspace, type WorkspaceLoad } from '../src/workspace/workspace.js';
 import { renderTemplate } from '../src/workspace/templates.js';
 import { routeSource } from '../src/routing.js';
 import type { Binding } from '../src/config/schema.js';
-import { agentMd, makeWorkspace } from './helpers/workspace.js';
+import { agentMd, makeWorkspace, tree } from './helpers/workspace.js';
 
 const COOKIE = 'agents/cookie/AGENT.md';
 
@@ -47,17 +46,6 @@ function cookieWith(frontmatter: string): Record<string, string> {
 
 function cron(frontmatter: string): string {
   return `---\n${frontmatter.trim()}\n---\nDo the job.\n`;
-}
-
-/** Every file under `dir` (relative path -> content), for before/after comparisons. */
-async function tree(dir: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) Object.assign(out, await tree(dir, rel));
-    else out[rel] = await readFile(join(dir, rel), 'utf8');
-  }
-  return out;
 }
 
 describe('AGENT.md frontmatter', () => {

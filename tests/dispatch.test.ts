@@ -4,35 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeLlm, messageText } from './fakes/fake-llm.js';
-import type { FakeLlm, FakeRequest } from './fakes/fake-llm.js';
-import { agentMd, ask, makeWorkspace, openRuntime } from './helpers/workspace.js';
-import type { BrineRuntime } from '../src/runtime.js';
-import type { SessionInfo } from '../src/sessions/types.js';
-
-function agentOf(req: FakeRequest): string {
-  return /- You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
-}
-
-async function setup(t: TestContext, files: Record<string, string> = {}): Promise<{ dir: string; fake: FakeLlm; runtime: BrineRuntime }> {
-  const ws = await makeWorkspace(files);
-  const fake = await startFakeLlm({ classify: agentOf });
-  let runtime: BrineRuntime | undefined;
-  t.after(async () => {
-    await fake.close();
-    await runtime?.close();
-    await ws.cleanup();
-  });
-  runtime = await openRuntime(ws.dir, fake.baseURL);
-  return { dir: ws.dir, fake, runtime };
-}
-
-async function readIndex(dir: string): Promise<{ sources: Record<string, string>; sessions: Record<string, SessionInfo> }> {
-  return JSON.parse(await readFile(join(dir, '.history', 'index.json'), 'utf8')) as { sources: Record<string, string>; sessions: Record<string, SessionInfo> };
-}
+import { messageText } from './fakes/fake-llm.js';
+import { agentMd, ask } from './helpers/workspace.js';
+import { agentOf, readIndex, setupRuntime } from './helpers/harness.js';
 
 /** Rejects if `promise` does not settle within `ms` (a deadlock shows up as a clear failure, not a hung suite). */
 function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -44,7 +20,7 @@ function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
 }
 
 test('pickle dispatches to cookie: cookie answers in an unbound child session and pickle relays the answer', async (t) => {
-  const { dir, fake, runtime } = await setup(t);
+  const { dir, fake, runtime } = await setupRuntime(t);
   fake.setHandler((req) => {
     if (agentOf(req) === 'cookie') return { content: 'Stored: the user likes tuna (memories/topics/food.md).' };
     if (req.toolResults.length === 0) {
@@ -109,7 +85,7 @@ test('pickle dispatches to cookie: cookie answers in an unbound child session an
 });
 
 test('the subagent_dispatch tool lists the other agents with their descriptions', async (t) => {
-  const { fake, runtime } = await setup(t, {
+  const { fake, runtime } = await setupRuntime(t, {
     'agents/walnut/AGENT.md': agentMd('name: Walnut\ndescription: Walnut-desc-5e1 does the accounts.'),
   });
 
@@ -131,7 +107,7 @@ test('the subagent_dispatch tool lists the other agents with their descriptions'
 });
 
 test('a dispatch cycle pickle -> cookie -> pickle is refused with a tool error, without deadlock (both limits 1)', async (t) => {
-  const { fake, runtime } = await setup(t, {
+  const { fake, runtime } = await setupRuntime(t, {
     'agents/pickle/AGENT.md': agentMd('name: Pickle\nmax_concurrency: 1', 'You are Pickle.'),
     'agents/cookie/AGENT.md': agentMd('name: Cookie\nmax_concurrency: 1', 'You are Cookie.'),
   });

@@ -6,15 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { appendFile, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { startFakeLlm, messageText } from './fakes/fake-llm.js';
-import type { FakeChatBody, FakeLlm, FakeRequest } from './fakes/fake-llm.js';
-import { ask, makeWorkspace, openRuntime } from './helpers/workspace.js';
-import type { BrineRuntime } from '../src/runtime.js';
-
-function agentOf(req: FakeRequest): string {
-  return /- You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
-}
+import { messageText } from './fakes/fake-llm.js';
+import type { FakeChatBody, FakeHandler } from './fakes/fake-llm.js';
+import { chat, readIndex, setupHarness, type Harness } from './helpers/harness.js';
 
 /** Like the real API: an assistant tool_calls message must be followed by a tool result for each call. */
 function apiProblem(body: FakeChatBody): string | undefined {
@@ -36,16 +30,11 @@ function apiProblem(body: FakeChatBody): string | undefined {
 }
 
 /** Echoes the last user message; rejects requests the real API would reject. */
-async function startEchoFake(): Promise<FakeLlm> {
-  return startFakeLlm({
-    classify: agentOf,
-    handler: (req) => {
-      const problem = apiProblem(req.body);
-      if (problem) return { error: { status: 400, message: `Invalid messages: ${problem}` } };
-      return { content: `reply to: ${req.lastUserMessage}` };
-    },
-  });
-}
+const echo: FakeHandler = (req) => {
+  const problem = apiProblem(req.body);
+  if (problem) return { error: { status: 400, message: `Invalid messages: ${problem}` } };
+  return { content: `reply to: ${req.lastUserMessage}` };
+};
 
 /** The conversation a request carries, without the system prompt, as `role: text` lines. */
 function conversation(body: FakeChatBody): string[] {
@@ -58,42 +47,21 @@ function sessionIdOf(text: string): string {
   return id;
 }
 
-async function setup(t: TestContext): Promise<{ dir: string; fake: FakeLlm; open: () => Promise<BrineRuntime> }> {
-  const ws = await makeWorkspace();
-  const fake = await startEchoFake();
-  const runtimes: BrineRuntime[] = [];
-  t.after(async () => {
-    await fake.close();
-    for (const r of runtimes) await r.close();
-    await ws.cleanup();
-  });
-  return {
-    dir: ws.dir,
-    fake,
-    open: async () => {
-      const runtime = await openRuntime(ws.dir, fake.baseURL);
-      runtimes.push(runtime);
-      return runtime;
-    },
-  };
-}
-
-async function chat(runtime: BrineRuntime, source: string, content: string): Promise<string> {
-  const { final } = await ask(runtime, source, content);
-  assert.equal(final.type, 'reply', final.content);
-  return final.content;
+/** Fresh workspace + echo fake; runtimes are opened with `open()` and all closed after the test. */
+function setup(t: TestContext): Promise<Harness> {
+  return setupHarness(t, {}, { handler: echo });
 }
 
 test('history is persisted and resumed by a new runtime on the same workspace', async (t) => {
   const { fake, open } = await setup(t);
   const a = await open();
-  assert.equal(await chat(a, 'platform-cli:bob', 'first message'), 'reply to: first message');
-  assert.equal(await chat(a, 'platform-cli:bob', 'second message'), 'reply to: second message');
-  const before = sessionIdOf(await chat(a, 'platform-cli:bob', '/session'));
+  assert.equal((await chat(a, 'platform-cli:bob', 'first message')).content, 'reply to: first message');
+  assert.equal((await chat(a, 'platform-cli:bob', 'second message')).content, 'reply to: second message');
+  const before = sessionIdOf((await chat(a, 'platform-cli:bob', '/session')).content);
   await a.close();
 
   const b = await open();
-  assert.equal(await chat(b, 'platform-cli:bob', 'third message'), 'reply to: third message');
+  assert.equal((await chat(b, 'platform-cli:bob', 'third message')).content, 'reply to: third message');
 
   assert.equal(fake.totalRequests(), 3, '/session never reaches the model');
   assert.deepEqual(conversation(fake.requests[2]!.body), [
@@ -103,7 +71,7 @@ test('history is persisted and resumed by a new runtime on the same workspace', 
     'assistant: reply to: second message',
     'user: third message',
   ]);
-  const after = await chat(b, 'platform-cli:bob', '/session');
+  const after = (await chat(b, 'platform-cli:bob', '/session')).content;
   assert.equal(sessionIdOf(after), before);
   assert.match(after, /messages: 6/);
 });
@@ -120,7 +88,7 @@ test('a torn last line (a crash mid-append) does not break the next load, and la
   await appendFile(file, '{"role":"assistant","content":"half-writ');
 
   const b = await open();
-  assert.equal(await chat(b, 'platform-cli:bob', 'after crash'), 'reply to: after crash');
+  assert.equal((await chat(b, 'platform-cli:bob', 'after crash')).content, 'reply to: after crash');
   assert.deepEqual(conversation(fake.requests.at(-1)!.body), ['user: before crash', 'assistant: reply to: before crash', 'user: after crash']);
 
   // The entries written after the fragment must not be glued to it (and so lost on the next load).
@@ -151,7 +119,7 @@ test('an assistant tool call without its results is dropped from what the model 
       `${JSON.stringify({ role: 'assistant', content: null, tool_calls: [{ id: 'call_lost_2', name: 'read', arguments: '{"path":"x.md"}' }], ts })}\n`,
   );
 
-  assert.equal(await chat(runtime, 'platform-cli:bob', 'hello again'), 'reply to: hello again');
+  assert.equal((await chat(runtime, 'platform-cli:bob', 'hello again')).content, 'reply to: hello again');
 
   const body = fake.requests.at(-1)!.body;
   assert.equal(apiProblem(body), undefined);
@@ -176,11 +144,11 @@ test('different sources get different sessions and never see each other\'s messa
   await chat(runtime, 'platform-cli:alice', 'alice 2');
 
   const ids = await Promise.all(
-    ['platform-cli:alice', 'platform-cli:bob', 'platform-discord:7:8'].map(async (s) => sessionIdOf(await chat(runtime, s, '/session'))),
+    ['platform-cli:alice', 'platform-cli:bob', 'platform-discord:7:8'].map(async (s) => sessionIdOf((await chat(runtime, s, '/session')).content)),
   );
   assert.equal(new Set(ids).size, 3, `sessions: ${ids.join(', ')}`);
 
-  const index = JSON.parse(await readFile(join(dir, '.history', 'index.json'), 'utf8')) as { sources: Record<string, string> };
+  const index = await readIndex(dir);
   assert.deepEqual(index.sources, { 'platform-cli:alice': ids[0], 'platform-cli:bob': ids[1], 'platform-discord:7:8': ids[2] });
 
   const [, bobReq, discordReq, aliceReq] = fake.requests;

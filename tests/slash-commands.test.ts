@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { access, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { startFakeLlm, messageText, type FakeLlm, type FakeRequest, type FakeRecordedRequest } from './fakes/fake-llm.js';
-import { ask, makeWorkspace, openRuntime } from './helpers/workspace.js';
-import type { BrineRuntime } from '../src/runtime.js';
+import { ask } from './helpers/workspace.js';
+import { agentOf, lastUser, setupRuntime, type RuntimeHarness } from './helpers/harness.js';
 import type { OutboundEvent } from '../src/events.js';
 
 /** No test may hang: a broken admission path fails by timeout instead. */
@@ -18,42 +17,13 @@ const T = { timeout: 20_000 };
 const CLI = 'platform-cli:alice';
 const ALL_COMMANDS = ['help', 'agent', 'skills', 'crons', 'session', 'context', 'compact', 'clear', 'route', 'bindings', 'status'];
 
-/** The agent a request belongs to, from the runtime-facts line of its system prompt ('other' for e.g. the /compact summary). */
-function agentOf(req: FakeRequest): string {
-  return /You are the agent "([^"]+)"/.exec(req.systemPrompt)?.[1] ?? 'other';
-}
-
-/** Text of the last user message of a recorded request. */
-function lastUser(req: FakeRecordedRequest | undefined): string {
-  assert.ok(req, 'expected a recorded request');
-  const users = req.body.messages.filter((m) => m.role === 'user');
-  return messageText(users[users.length - 1]?.content);
-}
-
-interface Setup {
-  fake: FakeLlm;
-  runtime: BrineRuntime;
-  dir: string;
-}
-
-/** Fresh workspace + fake + runtime; everything is closed after the test. */
-async function setup(t: TestContext, files: Record<string, string> = {}): Promise<Setup> {
-  const ws = await makeWorkspace(files);
-  const fake = await startFakeLlm({ classify: agentOf, handler: (req) => ({ content: `${agentOf(req)} says: ${req.lastUserMessage}` }) });
-  let runtime: BrineRuntime | undefined;
-  t.after(async () => {
-    fake.holdRequests = false;
-    fake.releaseAll();
-    await runtime?.close();
-    await fake.close();
-    await ws.cleanup();
-  });
-  runtime = await openRuntime(ws.dir, fake.baseURL);
-  return { fake, runtime, dir: ws.dir };
+/** Fresh workspace + fake (answering `<agent> says: <message>`) + runtime; everything is closed after the test. */
+function setup(t: TestContext, files: Record<string, string> = {}): Promise<RuntimeHarness> {
+  return setupRuntime(t, files, { handler: (req) => ({ content: `${agentOf(req)} says: ${req.lastUserMessage}` }) });
 }
 
 /** Sends a slash command and asserts it was answered as a command (reply, or error if `expectError`). */
-async function command(s: Setup, text: string, source = CLI, expectError = false): Promise<OutboundEvent> {
+async function command(s: RuntimeHarness, text: string, source = CLI, expectError = false): Promise<OutboundEvent> {
   const before = s.fake.totalRequests();
   const { final, events } = await ask(s.runtime, source, text);
   assert.equal(final.type, expectError ? 'error' : 'reply', `${text} -> ${final.type}: ${final.content}`);
@@ -69,7 +39,7 @@ async function command(s: Setup, text: string, source = CLI, expectError = false
 }
 
 /** Sends ordinary chat and asserts it was answered by the model. */
-async function chat(s: Setup, text: string, source = CLI): Promise<OutboundEvent> {
+async function chat(s: RuntimeHarness, text: string, source = CLI): Promise<OutboundEvent> {
   const { final } = await ask(s.runtime, source, text);
   assert.equal(final.type, 'reply', `chat "${text}" -> ${final.type}: ${final.content}`);
   assert.notEqual(final.command, true);

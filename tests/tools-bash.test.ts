@@ -1,29 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { configSchema } from '../src/config/schema.js';
-import { silentLogger } from '../src/logger.js';
 import { ToolError } from '../src/errors.js';
 import type { ToolContext } from '../src/tools/types.js';
 import { bashTool, isBashAllowed } from '../src/tools/bash-tool.js';
+import { tempDir } from './helpers/workspace.js';
+import { toolContext } from './helpers/harness.js';
 
+/** A ToolContext on a fresh empty workspace (real path), removed after the test. */
 async function setup(
   t: { after: (fn: () => Promise<void>) => void },
   opts: { source?: string; config?: unknown; signal?: AbortSignal } = {},
 ): Promise<ToolContext> {
-  const workspace = await realpath(await mkdtemp(path.join(os.tmpdir(), 'brine-bash-')));
-  t.after(() => rm(workspace, { recursive: true, force: true }));
-  return {
-    workspace,
-    config: configSchema.parse(opts.config ?? {}),
-    source: opts.source ?? 'platform-cli:alice',
-    agentId: 'pickle',
-    sessionId: 's1',
-    signal: opts.signal ?? new AbortController().signal,
-    logger: silentLogger(),
-  };
+  const { dir: workspace, cleanup } = await tempDir('brine-bash-');
+  t.after(cleanup);
+  return toolContext(workspace, opts.config ?? {}, { source: opts.source, signal: opts.signal });
 }
 
 /** True once `pid` no longer runs (absent, or a zombie awaiting reaping); polls for up to 1 s. */

@@ -1,33 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { configSchema } from '../src/config/schema.js';
-import { silentLogger } from '../src/logger.js';
 import { ToolError } from '../src/errors.js';
-import type { ToolContext } from '../src/tools/types.js';
 import { editTool, readTool, writeTool } from '../src/tools/fs-tools.js';
 import { resolveInWorkspace } from '../src/tools/workspace-paths.js';
+import { tempDir } from './helpers/workspace.js';
+import { toolContext } from './helpers/harness.js';
 
 /** A fresh workspace (real path) plus a sibling "outside" dir, both removed after the test. */
 async function setup(t: { after: (fn: () => Promise<void>) => void }, configInput: unknown = {}) {
-  const root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'brine-fs-')));
+  const { dir: root, cleanup } = await tempDir('brine-fs-');
   const workspace = path.join(root, 'ws');
   const outside = path.join(root, 'outside');
   await mkdir(workspace);
   await mkdir(outside);
   await writeFile(path.join(outside, 'secret.txt'), 'TOP SECRET\n');
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const ctx: ToolContext = {
-    workspace,
-    config: configSchema.parse(configInput),
-    source: 'platform-cli:alice',
-    agentId: 'pickle',
-    sessionId: 's1',
-    signal: new AbortController().signal,
-    logger: silentLogger(),
-  };
+  t.after(cleanup);
+  const ctx = toolContext(workspace, configInput);
   return { ctx, workspace, outside };
 }
 
@@ -169,11 +159,11 @@ test('edit: unique replacement, ambiguous, missing, replace_all', async (t) => {
 });
 
 test('the workspace .env (secrets) is refused for read, write and edit, also through a symlink', async (t) => {
-  const ws = await realpath(await mkdtemp(path.join(os.tmpdir(), 'brine-env-')));
-  t.after(() => rm(ws, { recursive: true, force: true }));
+  const { dir: ws, cleanup } = await tempDir('brine-env-');
+  t.after(cleanup);
   await writeFile(path.join(ws, '.env'), 'OPENAI_API_KEY=sk-secret\n');
   await symlink(path.join(ws, '.env'), path.join(ws, 'innocent.txt'));
-  const ctx: ToolContext = { workspace: ws, config: configSchema.parse({}), source: 'platform-cli:a', agentId: 'pickle', sessionId: 's', signal: new AbortController().signal, logger: silentLogger() };
+  const ctx = toolContext(ws, {}, { source: 'platform-cli:a', sessionId: 's' });
   for (const p of ['.env', 'innocent.txt', 'sub/../.env', '.env.local']) {
     await assert.rejects(readTool.run({ path: p }, ctx), /\.env files hold secrets/, p);
   }

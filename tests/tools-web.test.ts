@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { configSchema } from '../src/config/schema.js';
-import { silentLogger } from '../src/logger.js';
 import { ToolError } from '../src/errors.js';
 import type { ToolContext } from '../src/tools/types.js';
 import { htmlToText, webreadTool, websearchTool, webToolsEnabled } from '../src/tools/web-tools.js';
+import { toolContext } from './helpers/harness.js';
 
 /** Requests the fake server saw, for asserting query strings and headers. */
 const seen: { url: string; headers: http.IncomingHttpHeaders }[] = [];
@@ -64,16 +64,9 @@ before(async () => {
 });
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+/** A ToolContext with `configInput` (the web tools never touch the workspace). */
 function ctxWith(configInput: unknown): ToolContext {
-  return {
-    workspace: '/nonexistent-workspace',
-    config: configSchema.parse(configInput),
-    source: 'platform-cli:alice',
-    agentId: 'pickle',
-    sessionId: 's1',
-    signal: new AbortController().signal,
-    logger: silentLogger(),
-  };
+  return toolContext('/nonexistent-workspace', configInput);
 }
 
 function searxCtx(extra: Record<string, unknown> = {}): ToolContext {

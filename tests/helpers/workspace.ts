@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ export const DEFAULT_WORKSPACE = join(dirname(fileURLToPath(import.meta.url)), '
  * Returns its real path and a cleanup function.
  */
 export async function makeWorkspace(files: Record<string, string> = {}, options: { empty?: boolean } = {}): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await realpath(await mkdtemp(join(tmpdir(), 'brine-test-')));
+  const { dir, cleanup } = await tempDir();
   if (!options.empty) {
     await cp(DEFAULT_WORKSPACE, dir, { recursive: true, filter: (p) => !/\.(history|events|logs)$|config\.(user|runtime)\.yaml$/.test(p) });
   }
@@ -23,7 +23,24 @@ export async function makeWorkspace(files: Record<string, string> = {}, options:
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
+  return { dir, cleanup };
+}
+
+/** Creates an empty temp directory (real path, symlinks resolved) named `<prefix>XXXXXX`, and a function removing it. */
+export async function tempDir(prefix = 'brine-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await realpath(await mkdtemp(join(tmpdir(), prefix)));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Every file under `dir` (relative path -> content), for before/after comparisons. */
+export async function tree(dir: string, prefix = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) Object.assign(out, await tree(dir, rel));
+    else out[rel] = await readFile(join(dir, rel), 'utf8');
+  }
+  return out;
 }
 
 /** An AGENT.md text from frontmatter lines and a body. */
