@@ -105,6 +105,7 @@ export class BrineRuntime implements CommandHost {
    */
   async close(options: { cancel?: boolean } = {}): Promise<void> {
     this.worker.stop();
+    this.worker.drain();
     if (options.cancel) this.worker.cancelRunning();
     await this.worker.idle();
   }

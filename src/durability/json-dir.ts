@@ -67,6 +67,11 @@ export class JsonDir<T extends { id: string }> {
     this.#loaded = true;
     await mkdir(this.#dir, { recursive: true });
     for (const file of (await readdir(this.#dir)).sort()) {
+      // A crash during an atomic write leaves its temp file; the record itself is intact.
+      if (file.startsWith('.') && file.endsWith('.tmp')) {
+        await rm(join(this.#dir, file), { force: true });
+        continue;
+      }
       if (!file.endsWith('.json') || file.startsWith('.')) continue;
       try {
         const record = JSON.parse(await readFile(join(this.#dir, file), 'utf8')) as T;

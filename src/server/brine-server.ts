@@ -135,6 +135,9 @@ export class BrineServer {
     this.#watcher?.stop();
     await Promise.allSettled(this.#adapters.map((a) => a.stop()));
     for (const service of this.#services) await service.stop();
+    // Running turns finish; waiting ones stay journaled for the next start.
+    this.runtime.worker.stop();
+    this.runtime.worker.drain();
     const drained = await Promise.race([
       this.runtime.worker.idle().then(() => true),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.#drainTimeoutMs).unref()),
@@ -148,6 +151,8 @@ export class BrineServer {
   async #start(options: ServerOptions): Promise<void> {
     const { bus } = this.runtime;
     bus.on('outbound', (event) => this.#onOutbound(event));
+    // Services are made (and subscribe to the bus) before resumed work is republished.
+    this.#services = options.services?.(this) ?? [];
 
     // Work from before a restart first, in its original order.
     const undelivered = await this.outbox.pending();
@@ -174,7 +179,6 @@ export class BrineServer {
         this.logger.error({ channel: adapter.name, err: describeError(err) }, 'channel failed to start; the rest of Brine keeps running');
       }
     }
-    this.#services = options.services?.(this) ?? [];
     for (const service of this.#services) await service.start();
     if (options.watch !== false) {
       this.#watcher = new WorkspaceWatcher({ root: this.runtime.snapshot().root, onChange: () => this.reload(), logger: this.logger });

@@ -53,6 +53,7 @@ export class AgentWorker implements Dispatcher {
   /** Aborted by {@link cancelRunning}: every running turn's model call and tools stop. */
   readonly #shutdown = new AbortController();
   #unsubscribe: (() => void) | null = null;
+  #draining = false;
 
   constructor(deps: AgentWorkerDeps) {
     this.#deps = deps;
@@ -69,6 +70,15 @@ export class AgentWorker implements Dispatcher {
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+  }
+
+  /**
+   * Starts a drain: turns already running go on, but no waiting turn starts
+   * any more; each ends with an error event coded `shutdown` (the server
+   * keeps such messages journaled for the next start).
+   */
+  drain(): void {
+    this.#draining = true;
   }
 
   /** The turns running now. */
@@ -171,6 +181,7 @@ export class AgentWorker implements Dispatcher {
         agent.id,
         async () => {
           this.#shutdown.signal.throwIfAborted();
+          if (this.#draining) throw new BrineError('shutdown', 'Brine is restarting; this message will be answered after the restart.');
           this.#emit({ type: 'started', ...base, ...ids, content: '' });
           this.#running.set(event.id, { source: event.source, ...ids, startedAt: Date.now() });
           try {
