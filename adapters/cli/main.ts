@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { resolveWorkspaceDir } from './paths.js';
 import { chatCommand } from './chat.js';
+import { serveCommand } from './serve.js';
 import { checkCommand } from './check.js';
 import { initCommand } from './init.js';
 
@@ -16,6 +17,14 @@ export async function main(argv: string[]): Promise<number> {
     .description('Self-hosted multi-agent chat bot for Discord, Slack and the terminal')
     .exitOverride()
     .showHelpAfterError('(brine --help lists the commands)');
+
+  program
+    .command('serve')
+    .description('run the bot: channels, workers, cron and the local API with web chat')
+    .option('-w, --workspace <dir>', 'workspace folder (default: $BRINE_WORKSPACE or ./default_workspace)')
+    .action(async (opts: { workspace?: string }) => {
+      code = await serveCommand({ workspace: resolveWorkspaceDir(opts.workspace), output: process.stdout, errors: process.stderr });
+    });
 
   program
     .command('chat')

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import type { OutboundEvent } from '../events.js';
 import type { Outbox } from '../durability/types.js';
 import { KeyedMutex } from '../concurrency/keyed-mutex.js';
-import { PermanentDeliveryError, type ChannelAdapter, type Delivery } from './types.js';
+import { DeferredDeliveryError, PermanentDeliveryError, type ChannelAdapter, type Delivery } from './types.js';
 
 /** Retry schedule of a failing delivery. */
 export interface RetryPolicy {
@@ -95,6 +95,8 @@ export class DeliveryWorker {
       sent: 0,
       kind,
       ...(event.context && target === event.source && { context: event.context }),
+      ...(event.sessionId && { sessionId: event.sessionId }),
+      ...(event.agentId && { agentId: event.agentId }),
       attempts: 0,
       createdAt: new Date().toISOString(),
     };
@@ -173,6 +175,11 @@ export class DeliveryWorker {
           if (delivery.sent < delivery.chunks.length) await this.#outbox.update(delivery);
         }
       } catch (err) {
+        if (err instanceof DeferredDeliveryError) {
+          // Waits for kick(source); progress so far is already on disk.
+          this.#logger.debug({ source: delivery.source, delivery: id }, 'no receiver now; the reply waits in the outbox');
+          return;
+        }
         delivery.attempts += 1;
         const permanent = err instanceof PermanentDeliveryError || delivery.attempts >= this.#retry.maxAttempts;
         this.#observer?.failed(adapter.name, permanent);

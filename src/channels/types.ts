@@ -25,6 +25,9 @@ export interface Delivery {
   /** Reply or error. */
   kind: 'reply' | 'error';
   context?: Record<string, unknown>;
+  /** Session and agent that produced the reply, when known (for adapters that show them). */
+  sessionId?: string;
+  agentId?: string;
   /** Delivery attempts so far. */
   attempts: number;
   createdAt: string;
@@ -48,8 +51,10 @@ export interface ChannelAdapter {
   /** Splits a reply into the platform's parts (length limits, escaping). Pure. */
   format(text: string, kind: 'reply' | 'error'): string[];
   /**
-   * Sends part `index` of a delivery. Throws to have it retried later;
-   * throw a {@link PermanentDeliveryError} when retrying cannot help.
+   * Sends part `index` of a delivery. Throws to have it retried later with
+   * backoff; a {@link PermanentDeliveryError} when retrying cannot help; a
+   * {@link DeferredDeliveryError} when nobody can receive it now (it waits,
+   * without counting attempts, until the server is kicked for that source).
    */
   send(delivery: Delivery, index: number): Promise<void>;
   /** Queue and progress notices (hourglass, typing); best effort, never retried. */
@@ -59,4 +64,13 @@ export interface ChannelAdapter {
 /** A delivery failure that no retry can fix (unknown channel, no such source). */
 export class PermanentDeliveryError extends Error {
   override readonly name = 'PermanentDeliveryError';
+}
+
+/**
+ * Nobody can receive the reply right now (a web chat client is offline). The
+ * delivery stays in the outbox, uncounted and without a timer, until
+ * `DeliveryWorker.kick(source)` is called when a receiver appears.
+ */
+export class DeferredDeliveryError extends Error {
+  override readonly name = 'DeferredDeliveryError';
 }

@@ -14,6 +14,20 @@ import type { LlmEnv } from '../llm/settings.js';
 import { isModelConfigured, NO_MODEL_MESSAGE } from '../llm/settings.js';
 import { buildStatus, type StatusReport } from './status.js';
 
+/** How long a stop waits for replies to go out before closing the channels. */
+const FLUSH_TIMEOUT_MS = 5_000;
+
+/** True if `work` settled within `ms`, false if the time ran out first. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Options of {@link BrineServer.start}. */
 export interface ServerOptions {
   workspace: string;
@@ -126,25 +140,25 @@ export class BrineServer {
   }
 
   /**
-   * Drains and stops: no new messages, running turns get `drainTimeoutMs` to
-   * finish, then are cancelled; what is still queued stays in the journal and
-   * undelivered replies stay in the outbox, for the next start.
+   * Drains and stops: no new messages are accepted; running turns get
+   * `drainTimeoutMs` to finish, then are cancelled; replies made meanwhile
+   * still go out (channels stop last, after a bounded wait); what is still
+   * queued stays in the journal and undelivered replies stay in the outbox,
+   * for the next start.
    */
   async stop(): Promise<void> {
     this.#accepting = false;
     this.#watcher?.stop();
-    await Promise.allSettled(this.#adapters.map((a) => a.stop()));
     for (const service of this.#services) await service.stop();
     // Running turns finish; waiting ones stay journaled for the next start.
     this.runtime.worker.stop();
     this.runtime.worker.drain();
-    const drained = await Promise.race([
-      this.runtime.worker.idle().then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.#drainTimeoutMs).unref()),
-    ]);
+    const drained = await within(this.runtime.worker.idle(), this.#drainTimeoutMs);
     if (!drained) this.logger.warn({ timeoutMs: this.#drainTimeoutMs }, 'turns still running at the drain deadline; cancelling them (they resume on the next start)');
     await this.runtime.close({ cancel: !drained });
     await Promise.allSettled([...this.#pendingFinals]);
+    await within(this.delivery.idle(), FLUSH_TIMEOUT_MS);
+    await Promise.allSettled(this.#adapters.map((a) => a.stop()));
     await this.delivery.stop();
   }
 
