@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from './bus.js';
 import type { DeliveryObserver } from './channels/delivery-worker.js';
-import type { LimitStats } from './concurrency/agent-limiter.js';
+import type { LimitStats } from './concurrency/limited-pool.js';
 
 /**
  * Prometheus metrics (prom-client), fed from the bus so no worker code knows

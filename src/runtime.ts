@@ -2,7 +2,8 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { EventBus } from './bus.js';
 import { loadWorkspace, requireWorkspace, type WorkspaceSnapshot } from './workspace/workspace.js';
-import { SemaphoreAgentLimiter, type AgentLimiter, type LimitStats } from './concurrency/agent-limiter.js';
+import { AdmissionController } from './concurrency/admission.js';
+import type { LimitStats } from './concurrency/limited-pool.js';
 import { JsonlSessionStore } from './sessions/jsonl-store.js';
 import type { SessionInfo, SessionStore } from './sessions/types.js';
 import { OpenAiProvider } from './llm/openai-provider.js';
@@ -26,7 +27,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   provider?: LlmProvider;
   store?: SessionStore;
-  limiter?: AgentLimiter;
+  /** The admission policy (default: in-process semaphores from the config). */
+  limiter?: AdmissionController;
   now?: () => Date;
   /** Tools added for some sources (the server adds `post_message` to `cron:` sessions). */
   extraTools?: (source: string) => readonly Tool[];
@@ -41,7 +43,8 @@ export class BrineRuntime implements CommandHost {
   readonly bus: EventBus;
   readonly worker: AgentWorker;
   readonly sessions: SessionStore;
-  readonly limiter: AgentLimiter;
+  /** The one admission policy: per agent, per source, process-wide, by priority. */
+  readonly limiter: AdmissionController;
   readonly logger: Logger;
   readonly env: LlmEnv;
   readonly #provider: LlmProvider;
@@ -55,7 +58,7 @@ export class BrineRuntime implements CommandHost {
     this.#now = options.now ?? (() => new Date());
     this.#provider = options.provider ?? new OpenAiProvider(this.env);
     this.sessions = options.store ?? new JsonlSessionStore(snapshot.root, this.logger, this.#now);
-    this.limiter = options.limiter ?? new SemaphoreAgentLimiter();
+    this.limiter = options.limiter ?? new AdmissionController(admissionLimits(snapshot));
     this.#applyLimits(snapshot);
     this.bus = new EventBus(this.logger);
     this.worker = new AgentWorker({
@@ -151,6 +154,13 @@ export class BrineRuntime implements CommandHost {
   }
 
   #applyLimits(snapshot: WorkspaceSnapshot): void {
+    this.limiter.configure(admissionLimits(snapshot));
     for (const agent of snapshot.agents.values()) this.limiter.setLimit(agent.id, agent.maxConcurrency);
   }
+}
+
+/** `concurrency.*` of a snapshot, as the admission policy takes them. */
+function admissionLimits(snapshot: WorkspaceSnapshot) {
+  const { max_total: maxTotal, per_source: perSource, queue_limit: queueLimit } = snapshot.config.concurrency;
+  return { maxTotal, perSource, queueLimit };
 }

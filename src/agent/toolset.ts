@@ -6,6 +6,7 @@ import { bashTool, isBashAllowed } from '../tools/bash-tool.js';
 import { webreadTool, websearchTool, webToolsEnabled } from '../tools/web-tools.js';
 import { createSkillTool } from '../tools/skill-tool.js';
 import { createDispatchTool, type Dispatcher } from '../tools/dispatch-tool.js';
+import type { Admission } from '../concurrency/admission.js';
 
 /** Extra tools a kind of session brings (e.g. `post_message` in cron sessions). */
 export type ExtraTools = readonly Tool[];
@@ -24,6 +25,7 @@ export function toolsForTurn(options: {
   sessionId: string;
   chain: readonly string[];
   dispatcher: Dispatcher;
+  admission?: Admission;
   extra?: ExtraTools;
 }): { offered: Tool[]; callable: Map<string, Tool> } {
   const { snapshot, agent } = options;
@@ -39,6 +41,7 @@ export function toolsForTurn(options: {
         maxDepth: snapshot.config.turn.dispatch_max_depth,
         dispatcher: options.dispatcher,
         sessionId: options.sessionId,
+        ...(options.admission && { admission: options.admission }),
       }),
     );
   }

@@ -12,6 +12,7 @@ import { historyToMessages, truncateToolResult } from './history.js';
 import { compactSession, contextUsage, truncateOldToolResults } from './context-guard.js';
 import { runToolCall } from './run-tool-call.js';
 import { toolsForTurn } from './toolset.js';
+import type { Admission } from '../concurrency/admission.js';
 
 /** What a turn needs from the process. */
 export interface TurnDeps {
@@ -34,6 +35,8 @@ export interface TurnRequest {
   /** Agents that dispatched to this one, outermost first. */
   chain?: readonly string[];
   extraTools?: readonly Tool[];
+  /** The permits this turn holds; its dispatches are admitted as its children. */
+  admission?: Admission;
 }
 
 /** The outcome of a turn. */
@@ -89,7 +92,7 @@ export async function runTurn(deps: TurnDeps, request: TurnRequest): Promise<Tur
   }
 
   await deps.store.append(session.id, [userEntry]);
-  const { offered, callable: toolMap } = toolsForTurn({ snapshot, agent, source: session.source, sessionId: session.id, chain, dispatcher: request.dispatcher, ...(request.extraTools && { extra: request.extraTools }) });
+  const { offered, callable: toolMap } = toolsForTurn({ snapshot, agent, source: session.source, sessionId: session.id, chain, dispatcher: request.dispatcher, ...(request.admission && { admission: request.admission }), ...(request.extraTools && { extra: request.extraTools }) });
   const specs = offered.map(({ name, description, parameters }) => ({ name, description, parameters }));
   const toolContext: ToolContext = { workspace: snapshot.root, config, source: session.source, agentId: agent.id, sessionId: session.id, signal, logger: deps.logger };
   const messages: ChatMessage[] = [{ role: 'system', content: prompt(session) }, ...historyToMessages(entries), userEntry];

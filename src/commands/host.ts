@@ -1,5 +1,5 @@
 import type { Binding } from '../config/schema.js';
-import type { LimitStats } from '../concurrency/agent-limiter.js';
+import type { LimitStats } from '../concurrency/limited-pool.js';
 import type { SessionInfo, SessionStore } from '../sessions/types.js';
 import type { WorkspaceSnapshot } from '../workspace/workspace.js';
 import type { ContextUsage } from '../agent/context-guard.js';

@@ -91,6 +91,8 @@ export const configSchema = z
         per_source: nonNegativeInt.default(0),
         queue_limit: positiveInt.default(100),
         queue_timeout_s: z.number().positive().default(900),
+        /** Brine addition: longest wait of a subagent dispatch for its agent. */
+        dispatch_timeout_s: z.number().positive().default(120),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,5 @@
 import type { BrineConfig } from '../config/schema.js';
-import type { LimitStats } from '../concurrency/agent-limiter.js';
+import type { LimitStats } from '../concurrency/limited-pool.js';
 import type { RunningTurn } from '../worker/agent-worker.js';
 
 /** `GET /status` (DESIGN.md section 5), plus the running turns per session. */

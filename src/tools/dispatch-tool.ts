@@ -1,6 +1,7 @@
 import { ToolError } from '../errors.js';
 import type { AgentDef } from '../workspace/definitions.js';
 import type { Tool } from './types.js';
+import type { Admission } from '../concurrency/admission.js';
 
 /** A request from one agent's turn to run another agent. */
 export interface DispatchRequest {
@@ -13,6 +14,8 @@ export interface DispatchRequest {
   /** Session of the calling turn (the child session records it as parent). */
   parentSessionId: string;
   signal: AbortSignal;
+  /** The calling turn's admission: the child borrows its process slot and inherits its priority. */
+  parent?: Admission;
 }
 
 /** Runs another agent's turn in a child session and returns its answer (implemented by the worker). */
@@ -33,6 +36,7 @@ export function createDispatchTool(options: {
   maxDepth: number;
   dispatcher: Dispatcher;
   sessionId: string;
+  admission?: Admission;
 }): Tool {
   const others = [...options.agents.values()].filter((a) => a.id !== options.self.id);
   const list = others.map((a) => `- ${a.id} (${a.name})${a.description ? `: ${a.description}` : ''}`).join('\n');
@@ -75,6 +79,7 @@ export function createDispatchTool(options: {
         chain,
         parentSessionId: options.sessionId,
         signal: ctx.signal,
+        ...(options.admission && { parent: options.admission }),
       });
     },
   };

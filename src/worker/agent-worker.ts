@@ -2,7 +2,7 @@ import { BrineError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../bus.js';
 import type { InboundMessage, OutboundEvent } from '../events.js';
-import type { AgentLimiter } from '../concurrency/agent-limiter.js';
+import { priorityOf, Priority, type AdmissionController } from '../concurrency/admission.js';
 import { KeyedMutex } from '../concurrency/keyed-mutex.js';
 import type { SessionInfo, SessionStore } from '../sessions/types.js';
 import type { WorkspaceSnapshot } from '../workspace/workspace.js';
@@ -15,6 +15,9 @@ import { isModelConfigured, NO_MODEL_MESSAGE } from '../llm/settings.js';
 import { parseSlashCommand, type SlashCommandRunner } from '../commands/slash.js';
 import type { CommandHost } from '../commands/host.js';
 
+/** A wait longer than this is logged (how long a turn waited for its permits). */
+const SLOW_WAIT_MS = 5_000;
+
 /** A turn in progress, as shown by status. */
 export interface RunningTurn {
   source: string;
@@ -26,7 +29,7 @@ export interface RunningTurn {
 /** What the worker needs from the process around it. */
 export interface AgentWorkerDeps extends TurnDeps {
   bus: EventBus;
-  limiter: AgentLimiter;
+  limiter: AdmissionController;
   /** The workspace snapshot in force now (swapped on reload). */
   snapshot: () => WorkspaceSnapshot;
   /** Tools added for some sources (e.g. `post_message` in `cron:` sessions). */
@@ -135,13 +138,29 @@ export class AgentWorker implements Dispatcher {
     const caller = request.chain[request.chain.length - 1] ?? 'unknown';
     const child = await this.#deps.store.create({ source: `agent:${caller}`, agentId: agent.id, parent: request.parentSessionId, bind: false });
     const content = request.context ? `${request.task}\n\nContext:\n${request.context}` : request.task;
-    const run = this.#deps.limiter.run(agent.id, async () => {
-      // The caller may have given up while this waited for a permit.
-      request.signal.throwIfAborted();
-      const result = await runTurn(this.#deps, { snapshot, agent, session: child, content, dispatcher: this, signal: request.signal, chain: request.chain });
-      return result.reply;
-    });
-    return abortable(run, request.signal);
+    const { dispatch_timeout_s: timeoutS } = snapshot.config.concurrency;
+    try {
+      return await this.#deps.limiter.run(
+        {
+          agentId: agent.id,
+          source: `agent:${caller}`,
+          // A dispatch inherits its parent's priority: a person's request stays a person's request.
+          priority: request.parent?.priority ?? Priority.user,
+          ...(request.parent && { parent: request.parent }),
+          signal: request.signal,
+          maxWaitMs: timeoutS * 1000,
+        },
+        async (admission) => {
+          const result = await runTurn(this.#deps, { snapshot, agent, session: child, content, dispatcher: this, signal: request.signal, chain: request.chain, admission });
+          return result.reply;
+        },
+      );
+    } catch (err) {
+      if (request.signal.aborted && !(err instanceof BrineError)) {
+        throw new BrineError('dispatch_aborted', 'The dispatch was cancelled (the calling turn ended or timed out).', { cause: err });
+      }
+      throw err;
+    }
   }
 
   async #runCommand(event: InboundMessage, name: string, args: string): Promise<void> {
@@ -177,11 +196,20 @@ export class AgentWorker implements Dispatcher {
       const ids = { sessionId: session.id, agentId: agent.id };
       const turnAgent = agent;
       const turnSession = session;
+      const arrived = Date.now();
       const result = await this.#deps.limiter.run(
-        agent.id,
-        async () => {
-          this.#shutdown.signal.throwIfAborted();
+        {
+          agentId: agent.id,
+          source: event.source,
+          priority: priorityOf(event.source),
+          signal: this.#shutdown.signal,
+          maxWaitMs: snapshot.config.concurrency.queue_timeout_s * 1000,
+          onQueued: (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
+        },
+        async (admission) => {
           if (this.#draining) throw new BrineError('shutdown', 'Brine is restarting; this message will be answered after the restart.');
+          const waitedMs = Date.now() - arrived;
+          if (waitedMs > SLOW_WAIT_MS) this.#deps.logger.info({ agent: turnAgent.id, source: event.source, waitedS: Math.round(waitedMs / 100) / 10 }, 'turn waited before starting');
           this.#emit({ type: 'started', ...base, ...ids, content: '' });
           this.#running.set(event.id, { source: event.source, ...ids, startedAt: Date.now() });
           try {
@@ -193,13 +221,13 @@ export class AgentWorker implements Dispatcher {
               content: event.content,
               dispatcher: this,
               signal: this.#shutdown.signal,
+              admission,
               ...(extraTools && { extraTools }),
             });
           } finally {
             this.#running.delete(event.id);
           }
         },
-        (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
       );
       this.#emit({ type: 'reply', ...base, sessionId: result.session.id, agentId: agent.id, content: result.reply });
     } catch (err) {
@@ -223,17 +251,4 @@ export class AgentWorker implements Dispatcher {
     this.#inFlight.add(work);
     return work.finally(() => this.#inFlight.delete(work));
   }
-}
-
-/** Rejects as soon as `signal` aborts, without waiting for `promise`. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new BrineError('dispatch_aborted', 'The dispatch was cancelled (the calling turn ended or timed out).', { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
-      (err: unknown) => (signal.removeEventListener('abort', onAbort), reject(err)),
-    );
-  });
 }
