@@ -19,7 +19,11 @@ export class BrineMetrics implements DeliveryObserver {
   readonly #deliveries: Counter<'channel'>;
   readonly #deliveryFailures: Counter<'channel' | 'permanent'>;
 
-  constructor(bus: EventBus, agentStatus: () => Record<string, LimitStats>, now: () => number = Date.now) {
+  constructor(
+    bus: EventBus,
+    figures: () => { agents: Record<string, LimitStats>; sources: Record<string, LimitStats>; total: LimitStats },
+    now: () => number = Date.now,
+  ) {
     const registers = [this.registry];
     this.#turnsStarted = new Counter({ name: 'brine_turns_started_total', help: 'Agent turns started', labelNames: ['agent'], registers });
     this.#turnsFinished = new Counter({ name: 'brine_turns_finished_total', help: 'Agent turns answered', labelNames: ['agent'], registers });
@@ -39,12 +43,42 @@ export class BrineMetrics implements DeliveryObserver {
         registers,
         collect() {
           this.reset();
-          for (const [agent, stats] of Object.entries(agentStatus())) this.set({ agent }, pick(stats));
+          for (const [agent, stats] of Object.entries(figures().agents)) this.set({ agent }, pick(stats));
         },
       });
     gauge('brine_agent_running', 'Turns running now, per agent', (s) => s.running);
     gauge('brine_agent_queued', 'Turns waiting for a permit, per agent', (s) => s.queued);
     gauge('brine_agent_limit', 'max_concurrency per agent', (s) => s.limit);
+    gauge('brine_agent_oldest_wait_seconds', 'How long the oldest waiting turn has waited, per agent', (s) => s.oldestWaitS);
+    const sourceGauge = (name: string, help: string, pick: (s: LimitStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['source'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [source, stats] of Object.entries(figures().sources)) this.set({ source }, pick(stats));
+        },
+      });
+    sourceGauge('brine_source_running', 'Turns running now, per limited source (concurrency.per_source)', (s) => s.running);
+    sourceGauge('brine_source_queued', 'Turns waiting, per limited source', (s) => s.queued);
+    new Gauge({
+      name: 'brine_total_running',
+      help: 'Turns running now in the process (concurrency.max_total)',
+      registers,
+      collect() {
+        this.set(figures().total.running);
+      },
+    });
+    new Gauge({
+      name: 'brine_total_queued',
+      help: 'Turns waiting for a process slot',
+      registers,
+      collect() {
+        this.set(figures().total.queued);
+      },
+    });
     this.#deliveries = new Counter({ name: 'brine_deliveries_total', help: 'Replies delivered', labelNames: ['channel'], registers });
     this.#deliveryFailures = new Counter({ name: 'brine_delivery_failures_total', help: 'Failed delivery attempts', labelNames: ['channel', 'permanent'], registers });
 

@@ -125,6 +125,14 @@ export class BrineRuntime implements CommandHost {
     return Object.fromEntries([...this.#snapshot.agents.keys()].map((id) => [id, this.limiter.stats(id)]));
   }
 
+  sourceStatus(): Record<string, LimitStats> {
+    return this.limiter.sourceStats();
+  }
+
+  totalStatus(): LimitStats {
+    return this.limiter.totalStats();
+  }
+
   async contextUsage(session: SessionInfo): Promise<ContextUsage> {
     const snapshot = this.#snapshot;
     const agent = snapshot.agents.get(session.agentId);

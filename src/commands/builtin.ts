@@ -1,6 +1,7 @@
 import { BrineError } from '../errors.js';
 import { compileBinding } from '../routing.js';
 import type { SlashCommand } from './slash.js';
+import type { LimitStats } from '../concurrency/limited-pool.js';
 
 /** `/help`, listing every command (including itself). */
 function helpCommand(all: () => readonly SlashCommand[]): SlashCommand {
@@ -162,10 +163,16 @@ const statusCommand: SlashCommand = {
   usage: '/status',
   summary: 'limits, running and queued turns per agent',
   async run(_args, { host }) {
-    const rows = Object.entries(host.agentStatus()).map(
-      ([id, s]) => `  ${id.padEnd(12)} limit ${s.limit}  running ${s.running}  queued ${s.queued}${s.queued ? `  oldest wait ${s.oldestWaitS.toFixed(1)} s` : ''}`,
-    );
-    return ['Agents:', ...rows].join('\n');
+    const row = (id: string, s: LimitStats) =>
+      `  ${id.padEnd(12)} limit ${s.limit}  running ${s.running}  queued ${s.queued}${s.queued ? `  oldest wait ${s.oldestWaitS.toFixed(1)} s` : ''}`;
+    const sources = Object.entries(host.sourceStatus());
+    return [
+      'Agents:',
+      ...Object.entries(host.agentStatus()).map(([id, s]) => row(id, s)),
+      ...(sources.length > 0 ? ['Sources (concurrency.per_source):', ...sources.map(([id, s]) => row(id, s))] : []),
+      `Total (concurrency.max_total):`,
+      row('all', host.totalStatus()),
+    ].join('\n');
   },
 };
 

@@ -14,6 +14,10 @@ export interface CommandHost {
   startSession(source: string, agentId: string): Promise<SessionInfo>;
   /** Limit, running and queued for every agent. */
   agentStatus(): Record<string, LimitStats>;
+  /** The same for sources under `concurrency.per_source` that run or wait now. */
+  sourceStatus(): Record<string, LimitStats>;
+  /** The whole process against `concurrency.max_total`. */
+  totalStatus(): LimitStats;
   /** Token estimate of the session against the window. */
   contextUsage(session: SessionInfo): Promise<ContextUsage>;
   /** Summarizes older turns into a fresh session; null when there is too little to compact. */

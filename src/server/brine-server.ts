@@ -87,7 +87,7 @@ export class BrineServer {
     const root = runtime.snapshot().root;
     this.journal = new FileInboundJournal(root, logger);
     this.outbox = new FileOutbox(root, logger);
-    this.metrics = new BrineMetrics(runtime.bus, () => runtime.agentStatus());
+    this.metrics = new BrineMetrics(runtime.bus, () => ({ agents: runtime.agentStatus(), sources: runtime.limiter.sourceStats(), total: runtime.limiter.totalStats() }));
     this.delivery = new DeliveryWorker({
       outbox: this.outbox,
       adapters: () => this.#adapters,
@@ -115,7 +115,8 @@ export class BrineServer {
 
   /** `GET /status`. */
   status(): StatusReport {
-    return buildStatus(this.runtime.snapshot().config, this.runtime.agentStatus(), this.runtime.worker.running(), Date.now());
+    const { limiter } = this.runtime;
+    return buildStatus({ agents: this.runtime.agentStatus(), sources: limiter.sourceStats(), total: limiter.totalStats() }, this.runtime.worker.running(), Date.now());
   }
 
   /** The adapters running now. */
