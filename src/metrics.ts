@@ -63,6 +63,16 @@ export class BrineMetrics implements DeliveryObserver {
       });
     sourceGauge('brine_source_running', 'Turns running now, per limited source (concurrency.per_source)', (s) => s.running);
     sourceGauge('brine_source_queued', 'Turns waiting, per limited source', (s) => s.queued);
+    sourceGauge('brine_source_limit', 'concurrency.per_source, per limited source', (s) => s.limit);
+    sourceGauge('brine_source_oldest_wait_seconds', 'How long the oldest waiting turn has waited, per limited source', (s) => s.oldestWaitS);
+    new Gauge({
+      name: 'brine_total_limit',
+      help: 'concurrency.max_total',
+      registers,
+      collect() {
+        this.set(figures().total.limit);
+      },
+    });
     new Gauge({
       name: 'brine_total_running',
       help: 'Turns running now in the process (concurrency.max_total)',

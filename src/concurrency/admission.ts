@@ -74,8 +74,8 @@ export class DispatchDeadlockError extends BrineError {
 }
 
 interface Held extends Admission {
-  /** The agent a dispatch of this run is waiting for now, if any. */
-  waitingFor: string | null;
+  /** Agents this run's dispatches wait for now, with how many dispatches wait for each. */
+  waitingFor: Map<string, number>;
   children: Set<Held>;
 }
 
@@ -168,7 +168,7 @@ export class AdmissionController {
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const releases: (() => void)[] = [];
     const start = this.#now();
-    if (parent) parent.waitingFor = request.agentId;
+    if (parent) parent.waitingFor.set(request.agentId, (parent.waitingFor.get(request.agentId) ?? 0) + 1);
     try {
       for (const [pool] of pools) releases.push(await pool.acquire({ priority: request.priority, ...(signal && { signal }) }));
     } catch (err) {
@@ -179,7 +179,11 @@ export class AdmissionController {
       }
       throw err;
     } finally {
-      if (parent) parent.waitingFor = null;
+      if (parent) {
+        const left = (parent.waitingFor.get(request.agentId) ?? 1) - 1;
+        if (left > 0) parent.waitingFor.set(request.agentId, left);
+        else parent.waitingFor.delete(request.agentId);
+      }
     }
 
     const held: Held = {
@@ -188,7 +192,7 @@ export class AdmissionController {
       priority: request.priority,
       parent: parent ?? null,
       chain: [...(parent?.chain ?? []), request.agentId],
-      waitingFor: null,
+      waitingFor: new Map(),
       children: new Set(),
     };
     parent?.children.add(held);
@@ -220,7 +224,7 @@ export class AdmissionController {
     if (!pool.wouldWait(parent.priority)) return;
     const ours = new Set(parent.chain);
     const holders = [...(this.#holders.get(agentId) ?? [])];
-    const stuck = (run: Held): boolean => (run.waitingFor !== null && ours.has(run.waitingFor)) || [...run.children].some(stuck);
+    const stuck = (run: Held): boolean => [...run.waitingFor.keys()].some((agent) => ours.has(agent)) || [...run.children].some(stuck);
     if (holders.length > 0 && holders.every(stuck)) {
       const blocked = holders.find(stuck)!;
       throw new DispatchDeadlockError(

@@ -21,6 +21,11 @@ export class KeyedMutex {
     }
   }
 
+  /** How many runs hold or wait for `key` (0 when it is free). */
+  users(key: string): number {
+    return this.#locks.get(key)?.users ?? 0;
+  }
+
   /** Keys currently held or waited for. */
   get size(): number {
     return this.#locks.size;

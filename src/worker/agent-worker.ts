@@ -108,6 +108,18 @@ export class AgentWorker implements Dispatcher {
       const run = () => this.#runCommand(event, command.name, command.args);
       work = runner.changesSession(command.name, command.args) ? this.#turnLocks.run(event.source, run) : run();
     } else {
+      // Behind this source's own running turn: say so at once, like any other wait.
+      const ahead = this.#turnLocks.users(event.source);
+      if (ahead > 0) {
+        this.#emit({
+          type: 'queued',
+          replyTo: event.id,
+          source: event.source,
+          position: ahead,
+          content: `queued behind your earlier message${ahead > 1 ? 's' : ''} (position ${ahead})`,
+          ...(event.context && { context: event.context }),
+        });
+      }
       work = this.#turnLocks.run(event.source, () => this.#runChat(event));
     }
     return this.#track(work);
