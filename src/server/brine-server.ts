@@ -38,7 +38,7 @@ export interface ServerOptions {
    * read config, status and metrics from the server). The core never imports
    * an adapter: the caller (adapters/cli/serve.ts) supplies them.
    */
-  adapters?: (server: BrineServer) => ChannelAdapter[];
+  adapters?: (server: BrineServer) => ChannelAdapter[] | Promise<ChannelAdapter[]>;
   /** Watch the workspace and reload on edits (default true). */
   watch?: boolean;
   /** How long a drain waits for running turns before cancelling them (default 30 s). */
@@ -79,6 +79,8 @@ export class BrineServer {
   readonly #drainTimeoutMs: number;
   readonly #pendingFinals = new Set<Promise<void>>();
   #accepting = false;
+  /** Set by stop(): messages still arriving are journaled for the next start, not run. */
+  #draining = false;
 
   private constructor(runtime: BrineRuntime, logger: Logger, options: ServerOptions) {
     this.runtime = runtime;
@@ -127,7 +129,11 @@ export class BrineServer {
   /** Where adapters hand inbound messages: journaled first, then on the bus. */
   readonly sink: InboundSink = {
     accept: async (message: InboundMessage): Promise<boolean> => {
-      if (!this.#accepting) throw new BrineError('shutdown', 'Brine is shutting down and takes no new messages.');
+      if (!this.#accepting) {
+        // A platform may already have acknowledged it (Bolt acks first): keep it for the next start.
+        if (this.#draining) return this.journal.add(message);
+        throw new BrineError('shutdown', 'Brine is not taking messages now.');
+      }
       if (!(await this.journal.add(message))) return false;
       this.runtime.bus.publish('inbound', message);
       return true;
@@ -149,6 +155,7 @@ export class BrineServer {
    */
   async stop(): Promise<void> {
     this.#accepting = false;
+    this.#draining = true;
     this.#watcher?.stop();
     for (const service of this.#services) await service.stop();
     // Running turns finish; waiting ones stay journaled for the next start.
@@ -172,7 +179,6 @@ export class BrineServer {
     // Work from before a restart first, in its original order.
     const undelivered = await this.outbox.pending();
     const answered = new Set(undelivered.map((d) => d.replyTo).filter(Boolean));
-    const resumedReplies = await this.delivery.resume();
     let resumedMessages = 0;
     for (const message of await this.journal.pending()) {
       if (answered.has(message.id)) {
@@ -182,10 +188,9 @@ export class BrineServer {
       bus.publish('inbound', { ...message, resumed: true });
       resumedMessages += 1;
     }
-    if (resumedReplies || resumedMessages) this.logger.info({ resumedReplies, resumedMessages }, 'resumed work from before the restart');
 
     this.#accepting = true;
-    this.#adapters = options.adapters?.(this) ?? [];
+    this.#adapters = (await options.adapters?.(this)) ?? [];
     for (const adapter of this.#adapters) {
       try {
         await adapter.start(this.sink, this.logger.child({ channel: adapter.name }));
@@ -194,6 +199,9 @@ export class BrineServer {
         this.logger.error({ channel: adapter.name, err: describeError(err) }, 'channel failed to start; the rest of Brine keeps running');
       }
     }
+    // Undelivered replies go out once the channels that carry them are up.
+    const resumedReplies = await this.delivery.resume();
+    if (resumedReplies || resumedMessages) this.logger.info({ resumedReplies, resumedMessages }, 'resumed work from before the restart');
     for (const service of this.#services) await service.start();
     if (options.watch !== false) {
       this.#watcher = new WorkspaceWatcher({ root: this.runtime.snapshot().root, onChange: () => this.reload(), logger: this.logger });
