@@ -62,7 +62,9 @@ export class QueueFullError extends BrineError {
 /** A run that waited longer than allowed. */
 export class QueueTimeoutError extends BrineError {
   constructor(agentId: string, seconds: number, code = 'queue_timeout') {
-    super(code, `${agentId} stayed busy for ${Math.round(seconds)} s, so this was not handled; please send it again.`, { context: { agentId, seconds } });
+    const waited = seconds < 10 ? seconds.toFixed(1) : String(Math.round(seconds));
+    const tail = code === 'dispatch_timeout' ? 'so the dispatch was given up; do the work yourself or try again later.' : 'so this was not handled; please send it again.';
+    super(code, `${agentId} stayed busy for ${waited} s, ${tail}`, { context: { agentId, seconds } });
   }
 }
 
@@ -79,22 +81,42 @@ interface Held extends Admission {
   children: Set<Held>;
 }
 
+type PoolKind = 'source' | 'agent' | 'total';
+
+/** A request waiting in the admission queue. */
+interface Ticket {
+  readonly seq: number;
+  readonly priority: number;
+  readonly since: number;
+  readonly pools: readonly (readonly [LimitedPool, PoolKind])[];
+  admit: () => void;
+}
+
 /**
  * The one admission policy (DESIGN.md section 4), in one place: every turn
  * (platform message, web chat, terminal, cron, dispatch) runs through
- * {@link run}, which takes, in a fixed order, a permit of its source
- * (`per_source`), of its agent (`max_concurrency`) and of the process
- * (`max_total`, borrowed by dispatched children), each an async-mutex
- * semaphore admitting by priority and then first come, first served; and
- * gives them all back however the run ends.
+ * {@link run}, which needs a permit of its source (`per_source`), of its agent
+ * (`max_concurrency`) and of the process (`max_total`, borrowed by dispatched
+ * children), and gives them all back however the run ends.
+ *
+ * Why one ordered queue rather than a semaphore per limit: a run must take
+ * all of its permits at once. Taken one after another (as chained async-mutex
+ * semaphores would), a waiting run holds its agent's permit while it waits
+ * for a process slot, which starves a dispatched child of that agent and lets
+ * a cron job that arrived first keep a person waiting. So waiters queue here
+ * by priority, then arrival; a waiter is admitted when every pool it needs
+ * has room and no earlier waiter is blocked on one of those pools (FIFO per
+ * pool), while waiters blocked elsewhere do not hold up the rest.
  */
 export class AdmissionController {
   readonly #agents = new Map<string, LimitedPool>();
   readonly #sources = new Map<string, LimitedPool>();
   readonly #total: LimitedPool;
   readonly #holders = new Map<string, Set<Held>>();
+  readonly #queue: Ticket[] = [];
   readonly #now: () => number;
   #limits: AdmissionLimits;
+  #seq = 0;
 
   constructor(limits: AdmissionLimits, now: () => number = Date.now) {
     this.#limits = { ...limits };
@@ -107,6 +129,7 @@ export class AdmissionController {
     this.#total.setLimit(limits.maxTotal);
     if (limits.perSource > 0) for (const pool of this.#sources.values()) pool.setLimit(limits.perSource);
     this.#limits = { ...limits };
+    this.#pump();
   }
 
   /** Sets an agent's `max_concurrency`; applies to admissions from now on. */
@@ -114,6 +137,7 @@ export class AdmissionController {
     const pool = this.#agents.get(agentId);
     if (pool) pool.setLimit(limit);
     else this.#agents.set(agentId, new LimitedPool(limit, this.#now));
+    this.#pump();
   }
 
   /** Agents with a limit. */
@@ -148,35 +172,28 @@ export class AdmissionController {
    * waits for it, or the signal's reason when cancelled.
    */
   async run<T>(request: AdmissionRequest, fn: (admission: Admission) => Promise<T>): Promise<T> {
+    request.signal?.throwIfAborted();
     const agentPool = this.#agent(request.agentId);
     const parent = request.parent as Held | undefined;
-    if (parent) this.#refuseDeadlock(parent, request.agentId, agentPool);
-    if (agentPool.wouldWait(request.priority) && agentPool.stats().queued >= this.#limits.queueLimit) {
-      throw new QueueFullError(request.agentId, agentPool.stats().queued);
-    }
     const sourcePool = this.#sourcePool(request.source);
-    const pools: [LimitedPool, 'source' | 'agent' | 'total'][] = [
-      ...(sourcePool ? [[sourcePool, 'source'] as [LimitedPool, 'source']] : []),
-      [agentPool, 'agent'],
-      ...(parent ? [] : [[this.#total, 'total'] as [LimitedPool, 'total']]),
+    const pools: (readonly [LimitedPool, PoolKind])[] = [
+      ...(sourcePool ? [[sourcePool, 'source'] as const] : []),
+      [agentPool, 'agent'] as const,
+      ...(parent ? [] : [[this.#total, 'total'] as const]),
     ];
-    const blocking = pools.find(([pool]) => pool.wouldWait(request.priority));
-    if (blocking) request.onQueued?.(blocking[0].positionFor(request.priority), blocking[1]);
-
-    const timeout = request.maxWaitMs === undefined ? undefined : AbortSignal.timeout(request.maxWaitMs);
-    const signals = [request.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    const releases: (() => void)[] = [];
-    const start = this.#now();
+    const lacking = this.#lackingNow(request.priority, pools);
+    try {
+      if (parent && lacking.has(agentPool)) this.#refuseDeadlock(parent, request.agentId);
+      if (lacking.has(agentPool) && agentPool.waiting.size >= this.#limits.queueLimit) throw new QueueFullError(request.agentId, agentPool.waiting.size);
+    } catch (err) {
+      this.#dropIdleSource(request.source);
+      throw err;
+    }
     if (parent) parent.waitingFor.set(request.agentId, (parent.waitingFor.get(request.agentId) ?? 0) + 1);
     try {
-      for (const [pool] of pools) releases.push(await pool.acquire({ priority: request.priority, ...(signal && { signal }) }));
+      await this.#admit(request, pools);
     } catch (err) {
-      for (const release of releases.reverse()) release();
       this.#dropIdleSource(request.source);
-      if (timeout?.aborted && !request.signal?.aborted) {
-        throw new QueueTimeoutError(request.agentId, (this.#now() - start) / 1000, parent ? 'dispatch_timeout' : 'queue_timeout');
-      }
       throw err;
     } finally {
       if (parent) {
@@ -204,14 +221,117 @@ export class AdmissionController {
     } finally {
       holders.delete(held);
       parent?.children.delete(held);
-      for (const release of releases.reverse()) release();
+      for (const [pool] of pools) pool.give();
       this.#dropIdleSource(request.source);
+      this.#pump();
     }
   }
 
-  /** Milliseconds since `since` by this controller's clock. */
-  elapsedMs(since: number): number {
-    return this.#now() - since;
+  /** Queues the request and resolves once it holds every pool's permit. */
+  #admit(request: AdmissionRequest, pools: readonly (readonly [LimitedPool, PoolKind])[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const started = this.#now();
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        request.signal?.removeEventListener('abort', onAbort);
+      };
+      const ticket: Ticket = {
+        seq: this.#seq++,
+        priority: request.priority,
+        since: started,
+        pools,
+        admit: () => {
+          cleanup();
+          resolve();
+        },
+      };
+      const leave = (err: unknown) => {
+        const index = this.#queue.indexOf(ticket);
+        if (index < 0) return; // admitted meanwhile
+        this.#queue.splice(index, 1);
+        for (const [pool] of pools) pool.waiting.delete(ticket);
+        cleanup();
+        reject(err);
+        this.#pump(); // a blocked waiter leaving may let others in
+      };
+      const onAbort = () => leave(request.signal?.reason ?? new BrineError('aborted', 'The wait was cancelled.'));
+
+      // Insert by priority (higher first), then arrival.
+      let at = this.#queue.findIndex((t) => t.priority < ticket.priority);
+      if (at < 0) at = this.#queue.length;
+      this.#queue.splice(at, 0, ticket);
+      for (const [pool] of pools) pool.waiting.add(ticket);
+      this.#pump();
+      if (!this.#queue.includes(ticket)) return; // admitted at once
+
+      const blocking = this.#blockingPool(ticket);
+      if (blocking) request.onQueued?.(this.#positionIn(ticket, blocking[0]), blocking[1]);
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      if (request.maxWaitMs !== undefined) {
+        timer = setTimeout(() => {
+          leave(new QueueTimeoutError(request.agentId, (this.#now() - started) / 1000, request.parent ? 'dispatch_timeout' : 'queue_timeout'));
+        }, request.maxWaitMs);
+      }
+    });
+  }
+
+  /**
+   * Admits every waiter that can go now, in queue order. A waiter that
+   * cannot go marks the pools it lacks as blocked, so nobody behind it
+   * overtakes it on those pools; pools it could have had stay open to others.
+   */
+  #pump(): void {
+    const blocked = new Set<LimitedPool>();
+    for (let i = 0; i < this.#queue.length; ) {
+      const ticket = this.#queue[i]!;
+      const lacking = ticket.pools.filter(([pool]) => blocked.has(pool) || !pool.hasRoom());
+      if (lacking.length > 0) {
+        for (const [pool] of lacking) blocked.add(pool);
+        i += 1;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      for (const [pool] of ticket.pools) {
+        pool.waiting.delete(ticket);
+        pool.take();
+      }
+      ticket.admit();
+    }
+  }
+
+  /**
+   * The pools a new request of this priority would have to wait for right
+   * now: full ones, and ones an earlier waiter (same or higher priority) is
+   * blocked on. Mirrors {@link #pump} for the waiters ahead of it.
+   */
+  #lackingNow(priority: number, pools: readonly (readonly [LimitedPool, PoolKind])[]): Set<LimitedPool> {
+    const blocked = new Set<LimitedPool>();
+    for (const ticket of this.#queue) {
+      if (ticket.priority < priority) break;
+      for (const [pool] of ticket.pools) if (blocked.has(pool) || !pool.hasRoom()) blocked.add(pool);
+    }
+    return new Set(pools.filter(([pool]) => blocked.has(pool) || !pool.hasRoom()).map(([pool]) => pool));
+  }
+
+  /** The first pool that keeps a queued ticket waiting, for its notice. */
+  #blockingPool(ticket: Ticket): readonly [LimitedPool, PoolKind] | undefined {
+    const ahead = new Set<LimitedPool>();
+    for (const other of this.#queue) {
+      if (other === ticket) break;
+      for (const [pool] of other.pools) ahead.add(pool);
+    }
+    return ticket.pools.find(([pool]) => !pool.hasRoom() || ahead.has(pool)) ?? ticket.pools[0];
+  }
+
+  /** 1-based place of a ticket among the waiters of one pool. */
+  #positionIn(ticket: Ticket, pool: LimitedPool): number {
+    let position = 1;
+    for (const other of this.#queue) {
+      if (other === ticket) break;
+      if (other.pools.some(([p]) => p === pool)) position += 1;
+    }
+    return position;
   }
 
   /**
@@ -220,8 +340,7 @@ export class AdmissionController {
    * dispatches) wait for an agent on the parent's chain: neither side could
    * ever move. Longer cycles are bounded by the dispatch timeout instead.
    */
-  #refuseDeadlock(parent: Held, agentId: string, pool: LimitedPool): void {
-    if (!pool.wouldWait(parent.priority)) return;
+  #refuseDeadlock(parent: Held, agentId: string): void {
     const ours = new Set(parent.chain);
     const holders = [...(this.#holders.get(agentId) ?? [])];
     const stuck = (run: Held): boolean => [...run.waitingFor.keys()].some((agent) => ours.has(agent)) || [...run.children].some(stuck);
