@@ -5,6 +5,7 @@ import { BrineServer } from '../../src/server/brine-server.js';
 import { CronService } from '../../src/cron/cron-service.js';
 import { isModelConfigured, NO_MODEL_MESSAGE } from '../../src/llm/settings.js';
 import { createLocalApi, type LocalApi } from '../web/local-api.js';
+import { platformChannels } from '../platforms.js';
 
 /** Options of `brine serve`. */
 export interface ServeOptions {
@@ -37,10 +38,9 @@ export async function serveCommand(options: ServeOptions): Promise<number> {
     server = await BrineServer.start({
       workspace: options.workspace,
       logger,
-      adapters: (s) => {
+      adapters: async (s) => {
         api = createLocalApi(s, s.runtime.snapshot().config.api);
-        // Discord and Slack join here when enabled (they live in adapters/ too).
-        return [api];
+        return [api, ...(await platformChannels(s, process.env, logger))];
       },
       services: (s) => [new CronService({ server: s })],
     });

@@ -176,6 +176,8 @@ export class BrineServer {
     // Services are made (and subscribe to the bus) before resumed work is republished.
     this.#services = options.services?.(this) ?? [];
 
+    // Channels exist (not yet started) before resumed work can produce replies for them.
+    this.#adapters = (await options.adapters?.(this)) ?? [];
     // Work from before a restart first, in its original order.
     const undelivered = await this.outbox.pending();
     const answered = new Set(undelivered.map((d) => d.replyTo).filter(Boolean));
@@ -190,7 +192,6 @@ export class BrineServer {
     }
 
     this.#accepting = true;
-    this.#adapters = (await options.adapters?.(this)) ?? [];
     for (const adapter of this.#adapters) {
       try {
         await adapter.start(this.sink, this.logger.child({ channel: adapter.name }));

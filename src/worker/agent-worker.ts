@@ -1,3 +1,4 @@
+import { Mutex } from 'async-mutex';
 import { BrineError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../bus.js';
@@ -48,6 +49,8 @@ export class AgentWorker implements Dispatcher {
   readonly #deps: AgentWorkerDeps;
   /** One turn at a time per source, in arrival order. */
   readonly #turnLocks = new KeyedMutex();
+  /** Session lookup and queue entry of chat turns, one message at a time (keeps arrival order). */
+  readonly #intake = new Mutex();
   /** Finding-or-creating a source's session is atomic (a command and a turn may race). */
   readonly #sessionLocks = new KeyedMutex();
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -200,48 +203,56 @@ export class AgentWorker implements Dispatcher {
     try {
       const snapshot = this.#deps.snapshot();
       if (!isModelConfigured(snapshot.config, this.#deps.env)) throw new BrineError('llm_not_configured', NO_MODEL_MESSAGE);
-      session = await this.sessionFor(event.source, event.agentId);
-      agent = snapshot.agents.get(session.agentId);
-      if (!agent) {
-        throw new BrineError('unknown_agent', `This conversation's agent "${session.agentId}" no longer exists; use /agent <id> to pick another.`);
-      }
-      const ids = { sessionId: session.id, agentId: agent.id };
-      const turnAgent = agent;
-      const turnSession = session;
-      const arrived = Date.now();
-      const result = await this.#deps.limiter.run(
-        {
-          agentId: agent.id,
-          source: event.source,
-          priority: priorityOf(event.source),
-          signal: this.#shutdown.signal,
-          maxWaitMs: snapshot.config.concurrency.queue_timeout_s * 1000,
-          onQueued: (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
-        },
-        async (admission) => {
-          if (this.#draining) throw new BrineError('shutdown', 'Brine is restarting; this message will be answered after the restart.');
-          const waitedMs = Date.now() - arrived;
-          if (waitedMs > SLOW_WAIT_MS) this.#deps.logger.info({ agent: turnAgent.id, source: event.source, waitedS: Math.round(waitedMs / 100) / 10 }, 'turn waited before starting');
-          this.#emit({ type: 'started', ...base, ...ids, content: '' });
-          this.#running.set(event.id, { source: event.source, ...ids, startedAt: Date.now() });
-          try {
-            const extraTools = this.#deps.extraTools?.(event.source);
-            return await runTurn(this.#deps, {
-              snapshot: this.#deps.snapshot(),
-              agent: turnAgent,
-              session: turnSession,
-              content: event.content,
-              dispatcher: this,
-              signal: this.#shutdown.signal,
-              admission,
-              ...(extraTools && { extraTools }),
-            });
-          } finally {
-            this.#running.delete(event.id);
-          }
-        },
-      );
-      this.#emit({ type: 'reply', ...base, sessionId: result.session.id, agentId: agent.id, content: result.reply });
+      // One message at a time resolves its session and enters the admission
+      // queue, in arrival order: the async session lookup must not let a later
+      // message (of another source) overtake an earlier one for the agent.
+      const { run, turnAgent } = await this.#intake.runExclusive(async () => {
+        session = await this.sessionFor(event.source, event.agentId);
+        agent = snapshot.agents.get(session.agentId);
+        if (!agent) {
+          throw new BrineError('unknown_agent', `This conversation's agent "${session.agentId}" no longer exists; use /agent <id> to pick another.`);
+        }
+        const ids = { sessionId: session.id, agentId: agent.id };
+        const turnAgent = agent;
+        const turnSession = session;
+        const arrived = Date.now();
+        const run = this.#deps.limiter.run(
+          {
+            agentId: agent.id,
+            source: event.source,
+            priority: priorityOf(event.source),
+            signal: this.#shutdown.signal,
+            maxWaitMs: snapshot.config.concurrency.queue_timeout_s * 1000,
+            onQueued: (position) => this.#emit({ type: 'queued', ...base, ...ids, position, content: `queued (position ${position})` }),
+          },
+          async (admission) => {
+            if (this.#draining) throw new BrineError('shutdown', 'Brine is restarting; this message will be answered after the restart.');
+            const waitedMs = Date.now() - arrived;
+            if (waitedMs > SLOW_WAIT_MS) this.#deps.logger.info({ agent: turnAgent.id, source: event.source, waitedS: Math.round(waitedMs / 100) / 10 }, 'turn waited before starting');
+            this.#emit({ type: 'started', ...base, ...ids, content: '' });
+            this.#running.set(event.id, { source: event.source, ...ids, startedAt: Date.now() });
+            try {
+              const extraTools = this.#deps.extraTools?.(event.source);
+              return await runTurn(this.#deps, {
+                snapshot: this.#deps.snapshot(),
+                agent: turnAgent,
+                session: turnSession,
+                content: event.content,
+                dispatcher: this,
+                signal: this.#shutdown.signal,
+                admission,
+                ...(extraTools && { extraTools }),
+              });
+            } finally {
+              this.#running.delete(event.id);
+            }
+          },
+        );
+        run.catch(() => undefined); // awaited just below; this only keeps the rejection from looking unhandled
+        return { run, turnAgent };
+      });
+      const result = await run;
+      this.#emit({ type: 'reply', ...base, sessionId: result.session.id, agentId: turnAgent.id, content: result.reply });
     } catch (err) {
       this.#deps.logger.warn({ err, source: event.source, agent: agent?.id, session: session?.id }, 'turn failed');
       this.#emit({
