@@ -35,60 +35,41 @@ export class BrineMetrics implements DeliveryObserver {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
       registers,
     });
-    const gauge = (name: string, help: string, pick: (s: LimitStats) => number) =>
+    // Limit figures are read from the admission policy at scrape time, never stored twice.
+    type Pick = (s: LimitStats) => number;
+    const perKey = (label: 'agent' | 'source', rows: () => Record<string, LimitStats>) => (name: string, help: string, pick: Pick) =>
       new Gauge({
         name,
         help,
-        labelNames: ['agent'],
+        labelNames: [label],
         registers,
         collect() {
           this.reset();
-          for (const [agent, stats] of Object.entries(figures().agents)) this.set({ agent }, pick(stats));
+          for (const [key, stats] of Object.entries(rows())) this.set({ [label]: key }, pick(stats));
         },
       });
-    gauge('brine_agent_running', 'Turns running now, per agent', (s) => s.running);
-    gauge('brine_agent_queued', 'Turns waiting for a permit, per agent', (s) => s.queued);
-    gauge('brine_agent_limit', 'max_concurrency per agent', (s) => s.limit);
-    gauge('brine_agent_oldest_wait_seconds', 'How long the oldest waiting turn has waited, per agent', (s) => s.oldestWaitS);
-    const sourceGauge = (name: string, help: string, pick: (s: LimitStats) => number) =>
+    const agentGauge = perKey('agent', () => figures().agents);
+    const sourceGauge = perKey('source', () => figures().sources);
+    const totalGauge = (name: string, help: string, pick: Pick) =>
       new Gauge({
         name,
         help,
-        labelNames: ['source'],
         registers,
         collect() {
-          this.reset();
-          for (const [source, stats] of Object.entries(figures().sources)) this.set({ source }, pick(stats));
+          this.set(pick(figures().total));
         },
       });
+    agentGauge('brine_agent_running', 'Turns running now, per agent', (s) => s.running);
+    agentGauge('brine_agent_queued', 'Turns waiting for a permit, per agent', (s) => s.queued);
+    agentGauge('brine_agent_limit', 'max_concurrency per agent', (s) => s.limit);
+    agentGauge('brine_agent_oldest_wait_seconds', 'How long the oldest waiting turn has waited, per agent', (s) => s.oldestWaitS);
     sourceGauge('brine_source_running', 'Turns running now, per limited source (concurrency.per_source)', (s) => s.running);
     sourceGauge('brine_source_queued', 'Turns waiting, per limited source', (s) => s.queued);
     sourceGauge('brine_source_limit', 'concurrency.per_source, per limited source', (s) => s.limit);
     sourceGauge('brine_source_oldest_wait_seconds', 'How long the oldest waiting turn has waited, per limited source', (s) => s.oldestWaitS);
-    new Gauge({
-      name: 'brine_total_limit',
-      help: 'concurrency.max_total',
-      registers,
-      collect() {
-        this.set(figures().total.limit);
-      },
-    });
-    new Gauge({
-      name: 'brine_total_running',
-      help: 'Turns running now in the process (concurrency.max_total)',
-      registers,
-      collect() {
-        this.set(figures().total.running);
-      },
-    });
-    new Gauge({
-      name: 'brine_total_queued',
-      help: 'Turns waiting for a process slot',
-      registers,
-      collect() {
-        this.set(figures().total.queued);
-      },
-    });
+    totalGauge('brine_total_limit', 'concurrency.max_total', (s) => s.limit);
+    totalGauge('brine_total_running', 'Turns running now in the process (concurrency.max_total)', (s) => s.running);
+    totalGauge('brine_total_queued', 'Turns waiting for a process slot', (s) => s.queued);
     this.#deliveries = new Counter({ name: 'brine_deliveries_total', help: 'Replies delivered', labelNames: ['channel'], registers });
     this.#deliveryFailures = new Counter({ name: 'brine_delivery_failures_total', help: 'Failed delivery attempts', labelNames: ['channel', 'permanent'], registers });
 
