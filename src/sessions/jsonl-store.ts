@@ -31,6 +31,8 @@ export class JsonlSessionStore implements SessionStore {
   #index: IndexFile | null = null;
   /** Sessions whose file end was checked for a torn line in this process. */
   readonly #checkedTails = new Set<string>();
+  /** `.history/` exists (made once per process, not before every append). */
+  #dirReady = false;
   readonly #now: () => Date;
 
   constructor(workspaceRoot: string, logger: Logger, now: () => Date = () => new Date()) {
@@ -72,7 +74,10 @@ export class JsonlSessionStore implements SessionStore {
 
   async append(id: string, entries: HistoryEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await mkdir(this.#dir, { recursive: true });
+    if (!this.#dirReady) {
+      await mkdir(this.#dir, { recursive: true });
+      this.#dirReady = true;
+    }
     // A crash may have torn the last line; start on a fresh line so the new
     // entries are not glued to the fragment (checked once per file and process).
     const lead = this.#checkedTails.has(id) ? '' : await this.#tailSeparator(id);

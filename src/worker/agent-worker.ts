@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Mutex } from 'async-mutex';
 import { BrineError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -63,6 +64,8 @@ export class AgentWorker implements Dispatcher {
 
   constructor(deps: AgentWorkerDeps) {
     this.#deps = deps;
+    // Every waiting turn listens to this one signal; hundreds may wait at once.
+    setMaxListeners(0, this.#shutdown.signal);
   }
 
   /** Starts taking `inbound` events from the bus. */
