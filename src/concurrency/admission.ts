@@ -85,6 +85,8 @@ type PoolKind = 'source' | 'agent' | 'total';
 
 /** A request waiting in the admission queue. */
 interface Ticket {
+  /** True while the ticket is in the queue. */
+  queued: boolean;
   readonly seq: number;
   readonly priority: number;
   readonly since: number;
@@ -104,9 +106,10 @@ interface Ticket {
  * semaphores would), a waiting run holds its agent's permit while it waits
  * for a process slot, which starves a dispatched child of that agent and lets
  * a cron job that arrived first keep a person waiting. So waiters queue here
- * by priority, then arrival; a waiter is admitted when every pool it needs
- * has room and no earlier waiter is blocked on one of those pools (FIFO per
- * pool), while waiters blocked elsewhere do not hold up the rest.
+ * by priority, then arrival, and whenever a permit frees up the queue is
+ * walked front to back: the first waiter whose pools all have room gets in.
+ * A waiter holds nothing while it waits, so it never holds up waiters that
+ * need other pools.
  */
 export class AdmissionController {
   readonly #agents = new Map<string, LimitedPool>();
@@ -117,6 +120,8 @@ export class AdmissionController {
   readonly #now: () => number;
   #limits: AdmissionLimits;
   #seq = 0;
+  /** Queued dispatch children (the only waiters that need no process slot). */
+  #childrenWaiting = 0;
 
   constructor(limits: AdmissionLimits, now: () => number = Date.now) {
     this.#limits = { ...limits };
@@ -181,10 +186,12 @@ export class AdmissionController {
       [agentPool, 'agent'] as const,
       ...(parent ? [] : [[this.#total, 'total'] as const]),
     ];
-    const lacking = this.#lackingNow(request.priority, pools);
+    // Waiters never hold a full pool's place, so "the agent would make this
+    // wait" is exactly "the agent has no free permit" (see #pump).
+    const agentBusy = !agentPool.hasRoom();
     try {
-      if (parent && lacking.has(agentPool)) this.#refuseDeadlock(parent, request.agentId);
-      if (lacking.has(agentPool) && agentPool.waiting.size >= this.#limits.queueLimit) throw new QueueFullError(request.agentId, agentPool.waiting.size);
+      if (parent && agentBusy) this.#refuseDeadlock(parent, request.agentId);
+      if (agentBusy && agentPool.waiting.size >= this.#limits.queueLimit) throw new QueueFullError(request.agentId, agentPool.waiting.size);
     } catch (err) {
       this.#dropIdleSource(request.source);
       throw err;
@@ -237,6 +244,7 @@ export class AdmissionController {
         request.signal?.removeEventListener('abort', onAbort);
       };
       const ticket: Ticket = {
+        queued: true,
         seq: this.#seq++,
         priority: request.priority,
         since: started,
@@ -247,23 +255,22 @@ export class AdmissionController {
         },
       };
       const leave = (err: unknown) => {
-        const index = this.#queue.indexOf(ticket);
-        if (index < 0) return; // admitted meanwhile
-        this.#queue.splice(index, 1);
-        for (const [pool] of pools) pool.waiting.delete(ticket);
+        if (!ticket.queued) return; // admitted meanwhile
+        this.#dequeue(ticket);
         cleanup();
         reject(err);
         this.#pump(); // a blocked waiter leaving may let others in
       };
       const onAbort = () => leave(request.signal?.reason ?? new BrineError('aborted', 'The wait was cancelled.'));
 
-      // Insert by priority (higher first), then arrival.
-      let at = this.#queue.findIndex((t) => t.priority < ticket.priority);
-      if (at < 0) at = this.#queue.length;
+      // Insert by priority (higher first), then arrival: after the last of equal or higher priority.
+      let at = this.#queue.length;
+      while (at > 0 && this.#queue[at - 1]!.priority < ticket.priority) at -= 1;
       this.#queue.splice(at, 0, ticket);
       for (const [pool] of pools) pool.waiting.add(ticket);
+      if (!pools.some(([, kind]) => kind === 'total')) this.#childrenWaiting += 1;
       this.#pump();
-      if (!this.#queue.includes(ticket)) return; // admitted at once
+      if (!ticket.queued) return; // admitted at once
 
       const blocking = this.#blockingPool(ticket);
       if (blocking) request.onQueued?.(this.#positionIn(ticket, blocking[0]), blocking[1]);
@@ -277,51 +284,41 @@ export class AdmissionController {
   }
 
   /**
-   * Admits every waiter that can go now, in queue order. A waiter that
-   * cannot go marks the pools it lacks as blocked, so nobody behind it
-   * overtakes it on those pools; pools it could have had stay open to others.
+   * Admits, in queue order, every waiter whose pools all have room. Taking
+   * permits only here, front to back, is what keeps each pool first come,
+   * first served within a priority: an earlier waiter is always offered a
+   * freed permit first. A waiter blocked on one pool holds nothing, so later
+   * waiters that need other pools go ahead.
    */
   #pump(): void {
-    const blocked = new Set<LimitedPool>();
     for (let i = 0; i < this.#queue.length; ) {
+      // Everyone left needs a process slot and there is none: stop early (queues can be long).
+      if (this.#childrenWaiting === 0 && !this.#total.hasRoom()) return;
       const ticket = this.#queue[i]!;
-      const lacking = ticket.pools.filter(([pool]) => blocked.has(pool) || !pool.hasRoom());
-      if (lacking.length > 0) {
-        for (const [pool] of lacking) blocked.add(pool);
+      let fits = true;
+      for (const [pool] of ticket.pools) if (!pool.hasRoom()) fits = false;
+      if (!fits) {
         i += 1;
         continue;
       }
-      this.#queue.splice(i, 1);
-      for (const [pool] of ticket.pools) {
-        pool.waiting.delete(ticket);
-        pool.take();
-      }
+      this.#dequeue(ticket);
+      for (const [pool] of ticket.pools) pool.take();
       ticket.admit();
     }
   }
 
-  /**
-   * The pools a new request of this priority would have to wait for right
-   * now: full ones, and ones an earlier waiter (same or higher priority) is
-   * blocked on. Mirrors {@link #pump} for the waiters ahead of it.
-   */
-  #lackingNow(priority: number, pools: readonly (readonly [LimitedPool, PoolKind])[]): Set<LimitedPool> {
-    const blocked = new Set<LimitedPool>();
-    for (const ticket of this.#queue) {
-      if (ticket.priority < priority) break;
-      for (const [pool] of ticket.pools) if (blocked.has(pool) || !pool.hasRoom()) blocked.add(pool);
-    }
-    return new Set(pools.filter(([pool]) => blocked.has(pool) || !pool.hasRoom()).map(([pool]) => pool));
+  /** Takes a ticket out of the queue and its pools' waiting sets. */
+  #dequeue(ticket: Ticket): void {
+    const index = this.#queue.indexOf(ticket);
+    if (index >= 0) this.#queue.splice(index, 1);
+    ticket.queued = false;
+    for (const [pool] of ticket.pools) pool.waiting.delete(ticket);
+    if (!ticket.pools.some(([, kind]) => kind === 'total')) this.#childrenWaiting -= 1;
   }
 
   /** The first pool that keeps a queued ticket waiting, for its notice. */
   #blockingPool(ticket: Ticket): readonly [LimitedPool, PoolKind] | undefined {
-    const ahead = new Set<LimitedPool>();
-    for (const other of this.#queue) {
-      if (other === ticket) break;
-      for (const [pool] of other.pools) ahead.add(pool);
-    }
-    return ticket.pools.find(([pool]) => !pool.hasRoom() || ahead.has(pool)) ?? ticket.pools[0];
+    return ticket.pools.find(([pool]) => !pool.hasRoom());
   }
 
   /** 1-based place of a ticket among the waiters of one pool. */
