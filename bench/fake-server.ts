@@ -5,8 +5,7 @@
  * sends `{ baseURL }` once listening, answers 'stats' with {@link FakeStats},
  * and closes on 'close'.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeLlm } from '../tests/fakes/fake-llm.js';
+import { startTimedFake } from './timed-fake.js';
 
 /** What the parent can ask of the child fake. */
 export interface FakeStats {
@@ -18,18 +17,10 @@ export interface FakeStats {
 
 const latencyMs = Number(process.argv[2]);
 if (!Number.isFinite(latencyMs) || !process.send) throw new Error('usage: fork fake-server.ts <latency ms> (with an IPC channel)');
-let timerMs = 0;
-const fake = await startFakeLlm({
-  handler: async () => {
-    const t = performance.now();
-    await sleep(latencyMs);
-    timerMs += performance.now() - t;
-    return { content: 'ok' };
-  },
-});
+const { fake, timerMs } = await startTimedFake(latencyMs);
 process.on('message', (message) => {
   if (message === 'stats') {
-    const stats: FakeStats = { requests: fake.totalRequests(), maxInFlight: fake.maxInFlight(), timerMs };
+    const stats: FakeStats = { requests: fake.totalRequests(), maxInFlight: fake.maxInFlight(), timerMs: timerMs() };
     process.send?.(stats);
   } else if (message === 'close') {
     void fake.close().finally(() => process.disconnect());

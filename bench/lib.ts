@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeLlm } from '../tests/fakes/fake-llm.js';
+import { startTimedFake } from './timed-fake.js';
 import type { FakeStats } from './fake-server.js';
 import { DEFAULT_WORKSPACE, makeWorkspace, openRuntime } from '../tests/helpers/workspace.js';
 import { inboundMessage, type OutboundEvent } from '../src/events.js';
@@ -72,18 +72,10 @@ interface FakeHandle {
 
 async function startFake(latencyMs: number, place: FakePlace): Promise<FakeHandle> {
   if (place === 'in-process') {
-    let timerMs = 0;
-    const fake = await startFakeLlm({
-      handler: async () => {
-        const t = performance.now();
-        await sleep(latencyMs);
-        timerMs += performance.now() - t;
-        return { content: 'ok' };
-      },
-    });
+    const { fake, timerMs } = await startTimedFake(latencyMs);
     return {
       baseURL: fake.baseURL,
-      stats: async () => ({ requests: fake.totalRequests(), maxInFlight: fake.maxInFlight(), timerMs }),
+      stats: async () => ({ requests: fake.totalRequests(), maxInFlight: fake.maxInFlight(), timerMs: timerMs() }),
       close: () => fake.close(),
     };
   }
